@@ -1,0 +1,49 @@
+# The verbs of the project. Each target bootstraps .venv from constraints.txt when it is missing,
+# so on a fresh machine with Python 3.11+ one command builds the book and one runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+NAME   ?= diffgrad
+PROFILE ?= book
+SEED   ?= 0
+
+.PHONY: help venv test unit chapters-quick book chapter notebooks status clean
+
+help:
+	@echo "make test                                    unit + contract tests, every chapter at 'quick' (nbval)"
+	@echo "make book                                    execute every chapter at 'book' in parallel, build _build/html"
+	@echo "make chapter NAME=diffgrad PROFILE=book SEED=0   run one chapter with papermill, write its report"
+	@echo "make notebooks                               one .ipynb per chapter in _build/notebooks/"
+	@echo "make status                                  regenerate the status page from _build/reports/"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[all]"
+	touch $@
+
+# The README's test command: the library's unit tests, the chapter-contract tests and every
+# chapter of the toc at the quick profile under nbval, on all cores, with a budget check.
+test: venv notebooks
+	STOCHLEARN_PROFILE=quick STOCHLEARN_QUIET=1 $(PY) -m pytest -p tools.pytest_budget -n $(JOBS) --dist loadscope \
+	  --nbval-lax tests _build/notebooks
+
+unit: venv
+	$(PY) -m pytest -n $(JOBS) tests
+
+book: venv
+	$(PY) -m tools.build_book --jobs $(JOBS)
+
+chapter: venv
+	$(PY) -m tools.run_chapter $(NAME) --profile $(PROFILE) --seed $(SEED)
+
+notebooks: venv
+	$(PY) -m tools.chapters
+
+status: venv
+	$(PY) -m tools.status
+
+clean:
+	rm -rf _build book/_generated

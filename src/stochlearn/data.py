@@ -1,0 +1,162 @@
+"""Offline datasets for the chapters.
+
+Everything here works without a network: data that ships with scikit-learn, or generators.
+Larger datasets (CIFAR-10) have optional loaders that read a local copy, download it only when
+asked to and a network exists, and always verify the archive's checksum. Introduced in
+{ref}`ch-diffgrad`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+import urllib.request
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["Split", "digits_split", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
+
+ENV_DATA = "STOCHLEARN_DATA"
+
+
+class Split(NamedTuple):
+    """A train/test split as tensors: features ``float32``, labels ``int64``."""
+
+    X_train: Tensor
+    X_test: Tensor
+    y_train: Tensor
+    y_test: Tensor
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X_train.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return int(torch.cat([self.y_train, self.y_test]).max()) + 1
+
+
+def digits_split(test_size: float = 0.3, seed: int = 0, flat: bool = True) -> Split:
+    """scikit-learn's 8×8 handwritten digits (1,797 images, 10 classes), pixels scaled to [0, 1].
+
+    The split is stratified by class, so both halves keep the class proportions, and depends only
+    on ``seed`` (``random_state`` of :func:`sklearn.model_selection.train_test_split`). With
+    ``flat=False`` images have shape ``(n, 1, 8, 8)`` for convolutional nets.
+    """
+    if not isinstance(test_size, (int, float)) or isinstance(test_size, bool) or not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, stratify=y, random_state=int(seed))
+    if not flat:
+        Xtr, Xte = Xtr.reshape(-1, 1, 8, 8), Xte.reshape(-1, 1, 8, 8)
+    return Split(torch.from_numpy(Xtr), torch.from_numpy(Xte), torch.from_numpy(ytr).long(), torch.from_numpy(yte).long())
+
+
+# --- optional downloads ---------------------------------------------------------------------------
+
+def data_dir() -> Path:
+    """Where optional datasets live: ``$STOCHLEARN_DATA``, else ``~/.cache/stochlearn``."""
+    return Path(os.environ.get(ENV_DATA) or Path.home() / ".cache" / "stochlearn").expanduser()
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file (``"sha256"`` or ``"md5"``), read in chunks."""
+    if algorithm not in {"sha256", "md5"}:
+        raise ValueError(f"unknown checksum algorithm {algorithm!r}: expected 'sha256' or 'md5'")
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(url: str, dest: str | os.PathLike, checksum: str, algorithm: str = "sha256", timeout: float = 60) -> Path:
+    """Download ``url`` to ``dest`` unless a file with the right checksum is already there.
+
+    The file is written under a temporary name and moved into place only once its checksum
+    matches. Raises ``RuntimeError`` with a clear message when there is no network, and
+    ``ValueError`` when the checksum does not match.
+    """
+    dest = Path(dest)
+    if dest.exists() and file_digest(dest, algorithm) == checksum:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:  # noqa: S310
+            for chunk in iter(lambda: resp.read(1 << 20), b""):
+                out.write(chunk)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(
+            f"could not download {url} ({err}). Without a network, place the file at {dest} by hand."
+        ) from None
+    got = file_digest(tmp, algorithm)
+    if got != checksum:
+        tmp.unlink(missing_ok=True)
+        raise ValueError(f"checksum mismatch for {url}: expected {algorithm} {checksum}, got {got}")
+    tmp.replace(dest)
+    return dest
+
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+#: The publisher gives an MD5 sum for the archive, so that is what we verify.
+CIFAR10_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+_CIFAR_DIR = "cifar-10-batches-bin"
+_CIFAR_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
+_CIFAR_TEST = ["test_batch.bin"]
+
+
+def _read_cifar_bin(paths: list[Path]) -> tuple[Tensor, Tensor]:
+    rows = []
+    for p in paths:
+        raw = np.fromfile(p, dtype=np.uint8)
+        if raw.size % 3073:
+            raise ValueError(f"{p} is not a CIFAR-10 binary batch (size {raw.size} is not a multiple of 3073)")
+        rows.append(raw.reshape(-1, 3073))
+    data = np.concatenate(rows)
+    y = torch.from_numpy(data[:, 0].astype(np.int64))
+    if int(y.max()) > 9:
+        raise ValueError("CIFAR-10 labels must be in 0..9")
+    X = torch.from_numpy(data[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0)
+    return X, y
+
+
+def cifar10(root: str | os.PathLike | None = None, download_ok: bool = False, md5: str = CIFAR10_MD5) -> Split:
+    """CIFAR-10 (binary version) as a :class:`Split` of ``(n, 3, 32, 32)`` images in [0, 1].
+
+    Looks for ``<root>/cifar-10-batches-bin/``, else for the archive ``<root>/cifar-10-binary.tar.gz``
+    (checksum verified, then extracted), else downloads it when ``download_ok`` is true. ``root``
+    defaults to :func:`data_dir`. The binary format needs no unpickling.
+    """
+    root = Path(root) if root is not None else data_dir()
+    folder = root / _CIFAR_DIR
+    if not all((folder / f).exists() for f in _CIFAR_TRAIN + _CIFAR_TEST):
+        archive = root / "cifar-10-binary.tar.gz"
+        if not archive.exists():
+            if not download_ok:
+                raise FileNotFoundError(
+                    f"CIFAR-10 not found under {root}. Pass download_ok=True (needs a network), or put "
+                    f"cifar-10-binary.tar.gz there, or set ${ENV_DATA}."
+                )
+            download(CIFAR10_URL, archive, md5, algorithm="md5")
+        got = file_digest(archive, "md5")
+        if got != md5:
+            raise ValueError(f"checksum mismatch for {archive}: expected md5 {md5}, got {got}")
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(root, filter="data")
+    X_train, y_train = _read_cifar_bin([folder / f for f in _CIFAR_TRAIN])
+    X_test, y_test = _read_cifar_bin([folder / f for f in _CIFAR_TEST])
+    return Split(X_train, X_test, y_train, y_test)

@@ -1,0 +1,124 @@
+r"""diffGrad (Dubey et al., 2019): Adam with a friction coefficient from the change of the gradient.
+
+With Adam's moments :math:`m_t=\beta_1 m_{t-1}+(1-\beta_1)g_t`, :math:`v_t=\beta_2 v_{t-1}+(1-\beta_2)g_t^2`
+and their bias corrections :math:`\hat m_t=m_t/(1-\beta_1^t)`, :math:`\hat v_t=v_t/(1-\beta_2^t)`,
+diffGrad (eqs. 17-20 of the paper) multiplies each coordinate's step by the *diffGrad friction
+coefficient* (DFC)
+
+.. math::
+
+    \xi_{t,i} = \frac{1}{1+e^{-|g_{t-1,i}-g_{t,i}|}} \in [0.5, 1), \qquad
+    \theta_{t+1,i} = \theta_{t,i} - \alpha\,\xi_{t,i}\,\frac{\hat m_{t,i}}{\sqrt{\hat v_{t,i}}+\epsilon},
+
+with :math:`g_0 = 0`. Introduced in {ref}`ch-diffgrad`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+import torch
+from torch import Tensor
+
+__all__ = ["DiffGrad", "diffgrad_friction"]
+
+
+def diffgrad_friction(g_prev: Tensor, g: Tensor) -> Tensor:
+    r"""The diffGrad friction coefficient :math:`\xi = 1/(1+e^{-|g_{t-1}-g_t|})`, elementwise.
+
+    It lies in :math:`[0.5, 1)`: exactly 0.5 where the gradient did not change, close to 1 where it
+    changed by much more than 1. It is symmetric in its arguments and depends on the *absolute*
+    size of the change, so it is not invariant to rescaling the loss.
+    """
+    if not isinstance(g_prev, Tensor) or not isinstance(g, Tensor):
+        raise ValueError("diffgrad_friction expects two tensors")
+    if g_prev.shape != g.shape:
+        raise ValueError(f"gradient shapes differ: {tuple(g_prev.shape)} vs {tuple(g.shape)}")
+    return torch.sigmoid((g_prev - g).abs())
+
+
+class DiffGrad(torch.optim.Optimizer):
+    r"""Adam with per-parameter friction :math:`\xi=\mathrm{sigmoid}(|g_{t-1}-g_t|)` (Dubey et al. 2019).
+
+    Parameters are those of :class:`torch.optim.Adam`. ``weight_decay`` is an L2 penalty added to
+    the gradient before the moments, as in the official code; the previous gradient used by the
+    friction is this penalised gradient. The state of each parameter holds ``step``, ``exp_avg``
+    (:math:`m_t`), ``exp_avg_sq`` (:math:`v_t`), ``previous_grad`` (:math:`g_{t}`, a *copy*, so
+    that in-place zeroing of ``.grad`` cannot alias it: the bug of the authors' first release) and
+    ``friction`` (the last :math:`\xi`, for inspection).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if not (isinstance(lr, (int, float)) and lr >= 0.0 and math.isfinite(lr)):
+            raise ValueError(f"invalid learning rate {lr!r}: expected a finite number >= 0")
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, b in enumerate(betas):
+            if not (isinstance(b, (int, float)) and 0.0 <= b < 1.0):
+                raise ValueError(f"invalid beta{i + 1} {b!r}: expected 0 <= beta < 1")
+        if not (isinstance(eps, (int, float)) and eps >= 0.0):
+            raise ValueError(f"invalid eps {eps!r}: expected a number >= 0")
+        if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0.0):
+            raise ValueError(f"invalid weight_decay {weight_decay!r}: expected a number >= 0")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        super().__init__(params, defaults)
+
+    def friction(self, previous_grad: Tensor, grad: Tensor, denom: Tensor) -> Tensor:
+        r"""The friction :math:`\xi_t` applied to the step; variants of the DFC override this one method.
+
+        ``denom`` is :math:`\sqrt{\hat v_t}+\epsilon`, unused by the paper's DFC but available to
+        scale-aware variants.
+        """
+        return diffgrad_friction(previous_grad, grad)
+
+    def remember(self, grad: Tensor) -> Tensor:
+        """What is kept as :math:`g_{t-1}` for the next step: a copy, never an alias of ``p.grad``."""
+        return grad.clone()
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if grad.is_sparse:
+                    raise RuntimeError("DiffGrad does not support sparse gradients")
+                if group["weight_decay"] != 0:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["previous_grad"] = torch.zeros_like(p, memory_format=torch.preserve_format)  # g_0 = 0
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                state["step"] += 1
+                t = state["step"]
+
+                exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)  # m_t
+                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # v_t
+                bias_correction1 = 1 - beta1**t
+                bias_correction2 = 1 - beta2**t
+                denom = (exp_avg_sq.sqrt() / math.sqrt(bias_correction2)).add_(group["eps"])  # sqrt(v̂_t) + ε
+
+                xi = self.friction(state["previous_grad"], grad, denom)  # ξ_t = sigmoid(|g_{t-1} - g_t|)
+                state["previous_grad"] = self.remember(grad)  # a copy: never an alias of p.grad
+                state["friction"] = xi
+
+                step_size = group["lr"] / bias_correction1  # α m̂_t = α m_t / (1 - β1^t)
+                p.addcdiv_(exp_avg * xi, denom, value=-step_size)
+        return loss

@@ -1,0 +1,143 @@
+"""A plain training loop with a history, and 1-D optimizer trajectories.
+
+The loop is deliberately ordinary (shuffle, mini-batch, step, evaluate once per epoch) so that a
+chapter's reader can see everything it does; the chapters change the optimizer, the model or
+the data, not the loop. Shuffling uses a local ``torch.Generator`` seeded from ``seed``, so a
+run is reproducible whatever else consumed random numbers before it. Introduced in
+{ref}`ch-diffgrad`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .runtime import progress
+
+__all__ = ["evaluate", "fit_classifier", "run_1d"]
+
+
+def _check_xy(X: Tensor, y: Tensor, name: str = "X") -> None:
+    if not isinstance(X, Tensor) or not isinstance(y, Tensor):
+        raise ValueError(f"{name} and its labels must be torch tensors")
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"{name} has {X.shape[0]} rows but its labels have {y.shape[0]}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    if y.dtype != torch.long:
+        raise ValueError(f"labels must be int64 class indices, got {y.dtype}")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, X: Tensor, y: Tensor, batch_size: int = 1024,
+             loss_fn: Callable[[Tensor, Tensor], Tensor] = nn.functional.cross_entropy) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` on ``(X, y)``, in eval mode (the mode is restored)."""
+    _check_xy(X, y)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, correct = 0.0, 0
+    for i in range(0, X.shape[0], batch_size):
+        xb, yb = X[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+        out = model(xb)
+        total += float(loss_fn(out, yb, reduction="sum"))
+        correct += int((out.argmax(1) == yb).sum())
+    model.train(was_training)
+    return total / X.shape[0], correct / X.shape[0]
+
+
+def fit_classifier(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    X: Tensor,
+    y: Tensor,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    seed: int = 0,
+    X_test: Tensor | None = None,
+    y_test: Tensor | None = None,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] = nn.functional.cross_entropy,
+    callback: Callable[[int, nn.Module, torch.optim.Optimizer], dict[str, float] | None] | None = None,
+    scheduler: Any = None,
+    desc: str | None = None,
+) -> dict[str, list[float]]:
+    """Train a classifier with mini-batch steps and return its history.
+
+    The history is a dict of equal-length lists, one entry per epoch ``1..epochs``:
+    ``epoch``, ``batch_loss`` (mean mini-batch loss during the epoch), ``train_loss`` and
+    ``train_acc`` (a full pass in eval mode after the epoch), ``test_loss`` and ``test_acc``
+    when a test set is given, and whatever ``callback(epoch, model, optimizer)`` returns.
+    ``scheduler.step()`` is called after every epoch when a scheduler is given. Progress uses
+    ``tqdm.auto`` and is silent under CI (see :func:`stochlearn.runtime.quiet`).
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    _check_xy(X, y)
+    if (X_test is None) != (y_test is None):
+        raise ValueError("give both X_test and y_test, or neither")
+    if X_test is not None:
+        _check_xy(X_test, y_test, "X_test")
+    device = next(model.parameters()).device
+    gen = torch.Generator().manual_seed(int(seed))
+    n = X.shape[0]
+    hist: dict[str, list[float]] = {"epoch": [], "batch_loss": [], "train_loss": [], "train_acc": []}
+    if X_test is not None:
+        hist.update(test_loss=[], test_acc=[])
+    for epoch in progress(range(1, epochs + 1), desc=desc or type(optimizer).__name__, unit="epoch"):
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        losses = []
+        for i in range(0, n, batch_size):
+            idx = perm[i:i + batch_size]
+            xb, yb = X[idx].to(device), y[idx].to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+        if scheduler is not None:
+            scheduler.step()
+        hist["epoch"].append(epoch)
+        hist["batch_loss"].append(float(torch.stack(losses).mean()))
+        tr_loss, tr_acc = evaluate(model, X, y, loss_fn=loss_fn)
+        hist["train_loss"].append(tr_loss)
+        hist["train_acc"].append(tr_acc)
+        if X_test is not None:
+            te_loss, te_acc = evaluate(model, X_test, y_test, loss_fn=loss_fn)
+            hist["test_loss"].append(te_loss)
+            hist["test_acc"].append(te_acc)
+        if callback is not None:
+            extra = callback(epoch, model, optimizer) or {}
+            for k, v in extra.items():
+                hist.setdefault(k, []).append(float(v))
+    return hist
+
+
+def run_1d(fn: Callable[[Tensor], Tensor], opt_factory: Callable[[list[Tensor]], torch.optim.Optimizer],
+           x0: float = -1.0, iters: int = 300, set_to_none: bool = True) -> np.ndarray:
+    """Trajectory ``[x_0, x_1, ..., x_iters]`` of a scalar parameter minimising ``fn`` with a torch optimizer.
+
+    ``opt_factory(params)`` builds the optimizer, e.g. ``lambda p: torch.optim.Adam(p, lr=0.1)``.
+    Runs in float64 so that trajectories of different optimizers can be compared to 1e-12.
+    ``set_to_none=False`` zeroes the gradient in place between steps (PyTorch's default before 2.0),
+    so that ``x.grad`` stays the same tensor object for the whole run.
+    """
+    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 0:
+        raise ValueError(f"iters must be a non-negative integer, got {iters!r}")
+    if not np.isfinite(x0):
+        raise ValueError(f"x0 must be finite, got {x0!r}")
+    x = torch.tensor([float(x0)], dtype=torch.float64, requires_grad=True)
+    opt = opt_factory([x])
+    traj = [float(x0)]
+    for _ in range(iters):
+        opt.zero_grad(set_to_none=set_to_none)
+        fn(x).sum().backward()
+        opt.step()
+        traj.append(float(x.detach()))
+    return np.asarray(traj)

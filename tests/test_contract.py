@@ -1,0 +1,91 @@
+"""The chapter contract: every chapter in `_toc.yml` carries what the book, CI and readers rely on."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tools.chapters import ROOT, chapters, front_matter, toc_files
+
+CHAPTERS = chapters()
+IDS = [c.slug for c in CHAPTERS]
+BIB = (ROOT / "book" / "references.bib").read_text()
+BIBKEYS = set(re.findall(r"^@\w+\{([^,\s]+),", BIB, flags=re.M))
+
+
+def _code_cells(text: str) -> list[tuple[str, str]]:
+    """(options block, source) of every ```{code-cell} in a MyST notebook."""
+    return re.findall(r"^```\{code-cell\}[^\n]*\n((?::[^\n]*\n)*)\n?(.*?)^```", text, flags=re.M | re.S)
+
+
+def test_there_are_chapters_and_the_slugs_are_unique():
+    assert CHAPTERS, "the toc lists no chapter"
+    assert len(IDS) == len(set(IDS))
+
+
+def test_toc_and_files_agree():
+    listed = {ROOT / f"{f}.md" for f in toc_files()}
+    for f in listed:
+        assert f.exists(), f"_toc.yml lists {f.relative_to(ROOT)}, which does not exist"
+    on_disk = set((ROOT / "chapters").rglob("*.md"))
+    assert not on_disk - listed, f"pages not in _toc.yml: {sorted(p.relative_to(ROOT).as_posix() for p in on_disk - listed)}"
+    parts = sorted(p.name for p in (ROOT / "chapters").iterdir() if p.is_dir())
+    assert len(parts) == 7, parts
+    for part in parts:
+        assert ROOT / "chapters" / part / "index.md" in listed, f"part {part} has no index page in the toc"
+
+
+def test_bibliography_has_all_58_papers():
+    chapters_in_bib = re.findall(r"^% ([a-z0-9-]+)\n@", BIB, flags=re.M)
+    assert len(chapters_in_bib) == 58, len(chapters_in_bib)
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
+def test_front_matter(ch):
+    fm = front_matter(ch.path)
+    ks = fm.get("kernelspec", {})
+    assert ks.get("name") == "python3" and ks.get("language") == "python", "a kernelspec is needed to execute the page"
+    meta = fm.get("stochlearn")
+    assert meta, "missing the `stochlearn:` front matter"
+    paper = meta.get("paper", {})
+    for key in ("title", "authors", "year", "arxiv", "code", "bibkey"):
+        assert paper.get(key), f"stochlearn.paper.{key} is missing"
+    assert re.fullmatch(r"\d{4}\.\d{4,5}", str(paper["arxiv"])), paper["arxiv"]
+    assert str(paper["code"]).startswith("https://"), paper["code"]
+    assert paper["bibkey"] in BIBKEYS, f"{paper['bibkey']} is not in book/references.bib"
+    budget = meta.get("budget_s", {})
+    assert 0 < budget.get("quick", 0) <= 20 and 0 < budget.get("book", 0) <= 120, budget
+    assert isinstance(meta.get("gpu"), bool)
+    assert isinstance(meta.get("requires", []), list)
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
+def test_structure(ch):
+    text = ch.path.read_text(encoding="utf-8")
+    cells = _code_cells(text)
+    assert cells, "no code cells"
+    first_opts, first_src = cells[0]
+    assert "parameters" in first_opts, "the first code cell must be tagged `parameters`"
+    assert re.search(r"^profile\s*=\s*None", first_src, flags=re.M) and re.search(r"^seed\s*=\s*0", first_src, flags=re.M)
+    src = "\n".join(s for _, s in cells)
+    assert "sl.setup(profile=profile, seed=seed)" in src
+    assert re.search(r"sl\.Claims\(run\)", src) and "claims.report()" in src, "a Claims report is required"
+    assert "sl.show(" in src, "show the library code of the method with sl.show(...)"
+    assert f"({'ch-' + ch.slug})=" in text, f"the chapter needs the label (ch-{ch.slug})="
+    for heading in ("## Claim checks", "## At paper scale", "## What this small version does not show",
+                    "## Exercises", "## References"):
+        assert heading in text, f"missing section {heading!r}"
+    assert "```{exercise}" in text and "```{solution-start}" in text
+    assert re.search(r":tags: \[solution\]", text) and re.search(r":tags: \[check\]", text)
+    assert f"{{cite:p}}`{ch.meta['paper']['bibkey']}`" in text, "cite the paper"
+    assert "{bibliography}" in text
+    assert 'run.profile == "full"' in src, "the `full` cell must be guarded by the profile"
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
+def test_no_download_at_import_or_in_book_profile(ch):
+    text = ch.path.read_text(encoding="utf-8")
+    for bad in ("urllib.request.urlopen", "requests.get", "wget ", "!pip install"):
+        assert bad not in text, f"{bad!r}: chapters are offline by default"

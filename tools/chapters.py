@@ -1,0 +1,121 @@
+"""The chapters of the book: the toc, their front matter, and md → ipynb conversion.
+
+`_toc.yml` is the single list of chapters; each chapter's front matter (`stochlearn:`) is the single
+source of its paper, budget and GPU flag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build"
+NOTEBOOKS = BUILD / "notebooks"
+REPORTS = BUILD / "reports"
+EXECUTED = BUILD / "executed"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    slug: str
+    path: Path  # the MyST source, chapters/<part>/<slug>.md
+    part: str  # chapters/<part>
+
+    @property
+    def docname(self) -> str:
+        return self.path.relative_to(ROOT).with_suffix("").as_posix()
+
+    @property
+    def notebook(self) -> Path:
+        return NOTEBOOKS / f"{self.slug}.ipynb"
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return front_matter(self.path).get("stochlearn", {})
+
+    def budget(self, profile: str) -> float | None:
+        b = self.meta.get("budget_s", {}).get(profile)
+        return float(b) if b is not None else None
+
+
+def load_toc(root: Path = ROOT) -> dict[str, Any]:
+    return yaml.safe_load((root / "_toc.yml").read_text())
+
+
+def toc_files(root: Path = ROOT) -> list[str]:
+    """Every file listed in `_toc.yml` (without suffix), in book order, the root first."""
+    toc = load_toc(root)
+    files = [toc["root"]]
+
+    def walk(node: dict) -> None:
+        for key in ("chapters", "sections"):
+            for entry in node.get(key, []) or []:
+                if "file" in entry:
+                    files.append(entry["file"])
+                walk(entry)
+        for part in node.get("parts", []) or []:
+            walk(part)
+
+    walk(toc)
+    return files
+
+
+def chapters(root: Path = ROOT) -> list[Chapter]:
+    """The paper chapters in book order: toc entries under `chapters/` that are not a part's index."""
+    out = []
+    for f in toc_files(root):
+        p = Path(f)
+        if p.parts[0] == "chapters" and p.name != "index":
+            path = root / p.with_suffix(".md")
+            out.append(Chapter(slug=p.name, path=path, part=p.parts[1]))
+    return out
+
+
+def find(slug: str, root: Path = ROOT) -> Chapter:
+    for ch in chapters(root):
+        if ch.slug == slug:
+            return ch
+    known = ", ".join(c.slug for c in chapters(root))
+    raise SystemExit(f"unknown chapter {slug!r}; the toc lists: {known}")
+
+
+def front_matter(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return {}
+    end = text.index("\n---", 4)
+    return yaml.safe_load(text[4:end]) or {}
+
+
+def to_notebook(ch: Chapter, out: Path | None = None) -> Path:
+    """Convert a chapter's MyST source to .ipynb with jupytext (the .md stays the only source)."""
+    import jupytext
+
+    out = out or ch.notebook
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nb = jupytext.read(ch.path, fmt="md:myst")
+    nb.metadata.setdefault("stochlearn", ch.meta)
+    nb.metadata["stochlearn"]["slug"] = ch.slug
+    jupytext.write(nb, out, fmt="ipynb")
+    return out
+
+
+def library_key(root: Path = ROOT) -> str:
+    """A hash of everything besides a chapter's code that its results depend on."""
+    h = hashlib.sha256()
+    files = sorted((root / "src" / "stochlearn").rglob("*.py")) + [root / "constraints.txt"]
+    for f in files:
+        if f.exists():
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+if __name__ == "__main__":  # python -m tools.chapters  → converts every chapter
+    for ch in chapters():
+        print(to_notebook(ch).relative_to(ROOT))

@@ -1,0 +1,68 @@
+"""Reports of chapter runs: wall time and claim results, read from the executed notebook."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from stochlearn.claims import CLAIMS_MIME
+
+from .chapters import REPORTS, Chapter
+
+
+def claims_of(nb: nbformat.NotebookNode) -> list[dict[str, Any]] | None:
+    """The claim results that `sl.Claims.report()` published in an executed notebook, or None."""
+    found = None
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            data = out.get("data", {})
+            if CLAIMS_MIME in data:
+                found = data[CLAIMS_MIME]
+    return found
+
+
+def error_of(nb: nbformat.NotebookNode) -> str | None:
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "error":
+                return f"{out.get('ename')}: {out.get('evalue')}"
+    return None
+
+
+def report_path(slug: str, profile: str, seed: int) -> Path:
+    return REPORTS / f"{slug}-{profile}-{seed}.json"
+
+
+def write_report(ch: Chapter, profile: str, seed: int, wall_s: float, nb: nbformat.NotebookNode | None,
+                 error: str | None = None) -> dict[str, Any]:
+    claims = claims_of(nb) if nb is not None else None
+    error = error or (error_of(nb) if nb is not None else None)
+    budget = ch.budget(profile)
+    rep = {
+        "slug": ch.slug,
+        "part": ch.part,
+        "profile": profile,
+        "seed": seed,
+        "wall_s": round(wall_s, 2),
+        "budget_s": budget,
+        "over_budget": bool(budget is not None and wall_s > 1.5 * budget),
+        "claims": claims or [],
+        "claims_passed": bool(claims) and all(c["passed"] for c in claims),
+        "error": error,
+        "ok": error is None and bool(claims) and all(c["passed"] for c in claims),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+    }
+    path = report_path(ch.slug, profile, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rep, indent=2, ensure_ascii=False))
+    return rep
+
+
+def load_reports() -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(REPORTS.glob("*.json"))] if REPORTS.exists() else []

@@ -1,0 +1,72 @@
+"""Generate the reproduction status page from the reports of the last runs.
+
+    python -m tools.status      → book/_generated/status.md (included by book/status.md)
+
+One row per chapter of the toc: its paper, the wall time of its last run per profile against its
+budget, and each claim of its last `book` run (else its last `quick` run) with the measured detail.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from .chapters import ROOT, chapters
+from .report import load_reports
+
+OUT = ROOT / "book" / "_generated" / "status.md"
+
+
+def _time(rep: dict | None) -> str:
+    if rep is None:
+        return "—"
+    mark = " ⚠ over budget" if rep["over_budget"] else ""
+    budget = f" / {rep['budget_s']:g}" if rep.get("budget_s") else ""
+    return f"{rep['wall_s']:.0f}{budget} s{mark}"
+
+
+def render() -> str:
+    reports = load_reports()
+    latest: dict[tuple[str, str], dict] = {}
+    for rep in sorted(reports, key=lambda r: (r["finished"], -r["seed"])):
+        latest[rep["slug"], rep["profile"]] = rep  # the newest run per chapter and profile
+    lines = [
+        "| chapter | paper | quick | book | claims |",
+        "|---|---|---|---|---|",
+    ]
+    details = []
+    for ch in chapters():
+        paper = ch.meta.get("paper", {})
+        q, b = latest.get((ch.slug, "quick")), latest.get((ch.slug, "book"))
+        shown = b or q
+        if shown is None:
+            claims = "not run yet"
+        elif shown["error"] and not shown["claims"]:
+            claims = f"✗ error: `{shown['error'][:80]}`"
+        else:
+            n_ok = sum(c["passed"] for c in shown["claims"])
+            claims = f"{'✓' if n_ok == len(shown['claims']) else '✗'} {n_ok}/{len(shown['claims'])} ({shown['profile']}, seed {shown['seed']})"
+        title = html.escape(paper.get("title", ch.slug)).replace("|", "\\|")
+        lines.append(f"| {{doc}}`{ch.slug} <../{ch.docname}>` | {title} ({paper.get('year', '')}) "
+                     f"| {_time(q)} | {_time(b)} | {claims} |")
+        if shown and shown["claims"]:
+            details.append(f"\n### {ch.slug}\n\nLast `{shown['profile']}` run, seed {shown['seed']}, "
+                           f"{shown['wall_s']:.1f} s, finished {shown['finished']} on {shown['machine']}.\n")
+            details.append("| | claim | measured |\n|---|---|---|")
+            for c in shown["claims"]:
+                claim = c["claim"].replace("|", "\\|")
+                detail = c["detail"].replace("|", "\\|")
+                details.append(f"| {'✓' if c['passed'] else '✗'} | {claim} | `{detail}` |")
+    head = ("Times are wall-clock seconds of the last run against the chapter's budget "
+            "(`quick`: one core, `book`: two cores); a run over 1.5 × its budget is marked ⚠.\n")
+    return head + "\n" + "\n".join(lines) + "\n\n## Claims of each chapter\n" + "\n".join(details) + "\n"
+
+
+def main() -> Path:
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(render(), encoding="utf-8")
+    return OUT
+
+
+if __name__ == "__main__":
+    print(main().relative_to(ROOT))
