@@ -80,7 +80,7 @@ class Claims:
     def _context(self) -> str:
         if self.run is None:
             return ""
-        return f"profile `{getattr(self.run, 'profile', '?')}`, seed {getattr(self.run, 'seed', '?')}"
+        return f"profile {getattr(self.run, 'profile', '?')}, seed {getattr(self.run, 'seed', '?')}"
 
     def to_text(self) -> str:
         lines = [f"Claim checks ({self._context()})" if self.run is not None else "Claim checks"]

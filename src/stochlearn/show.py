@@ -8,6 +8,7 @@ a copy that could drift. Introduced in {ref}`ch-diffgrad`.
 from __future__ import annotations
 
 import inspect
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ class Source:
             raise ValueError(f"no Python source is available for {obj!r}: {err}") from None
         self.name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
         self.module = getattr(target, "__module__", None) or getattr(target, "__name__", "")
-        self.code = "".join(lines).rstrip() + "\n"
+        self.code = textwrap.dedent("".join(lines)).rstrip() + "\n"  # methods lose the class indent
         self.first_line = max(start, 1)
         self.last_line = self.first_line + len(lines) - 1
         self.path = _display_path(path)

@@ -85,6 +85,7 @@ class DiffGrad(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """One diffGrad step for every parameter (eqs. 17-20 of the paper)."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -94,31 +95,30 @@ class DiffGrad(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad
-                if grad.is_sparse:
+                if p.grad.is_sparse:
                     raise RuntimeError("DiffGrad does not support sparse gradients")
-                if group["weight_decay"] != 0:
+                grad = p.grad
+                if group["weight_decay"] != 0:  # L2 penalty, added before the moments
                     grad = grad.add(p, alpha=group["weight_decay"])
                 state = self.state[p]
-                if len(state) == 0:
+                if not state:
                     state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["previous_grad"] = torch.zeros_like(p, memory_format=torch.preserve_format)  # g_0 = 0
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["exp_avg_sq"] = torch.zeros_like(p)
+                    state["previous_grad"] = torch.zeros_like(p)  # g_0 = 0
+                m, v = state["exp_avg"], state["exp_avg_sq"]
                 state["step"] += 1
                 t = state["step"]
 
-                exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)  # m_t
-                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # v_t
-                bias_correction1 = 1 - beta1**t
-                bias_correction2 = 1 - beta2**t
-                denom = (exp_avg_sq.sqrt() / math.sqrt(bias_correction2)).add_(group["eps"])  # sqrt(v̂_t) + ε
+                m.mul_(beta1).add_(grad, alpha=1 - beta1)  # m_t
+                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # v_t
+                bias1, bias2 = 1 - beta1**t, 1 - beta2**t
+                denom = (v.sqrt() / math.sqrt(bias2)).add_(group["eps"])  # √v̂_t + ε
 
-                xi = self.friction(state["previous_grad"], grad, denom)  # ξ_t = sigmoid(|g_{t-1} - g_t|)
-                state["previous_grad"] = self.remember(grad)  # a copy: never an alias of p.grad
+                xi = self.friction(state["previous_grad"], grad, denom)  # ξ_t
+                state["previous_grad"] = self.remember(grad)  # a copy, never p.grad
                 state["friction"] = xi
 
-                step_size = group["lr"] / bias_correction1  # α m̂_t = α m_t / (1 - β1^t)
-                p.addcdiv_(exp_avg * xi, denom, value=-step_size)
+                # θ ← θ − α ξ_t m̂_t / (√v̂_t + ε), with m̂_t = m_t / (1 − β1^t)
+                p.addcdiv_(m * xi, denom, value=-group["lr"] / bias1)
         return loss
