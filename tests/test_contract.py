@@ -59,6 +59,10 @@ def test_front_matter(ch):
     assert 0 < budget.get("quick", 0) <= 20 and 0 < budget.get("book", 0) <= 120, budget
     assert isinstance(meta.get("gpu"), bool)
     assert isinstance(meta.get("requires", []), list)
+    mutations = meta.get("mutations")
+    assert mutations, "list at least one wrong implementation the claims must catch (stochlearn.mutations)"
+    for m in mutations:
+        assert m.get("name") and m.get("code") and m.get("fails"), m
 
 
 @pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)

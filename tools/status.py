@@ -17,19 +17,19 @@ from .report import load_reports
 OUT = ROOT / "book" / "_generated" / "status.md"
 
 
-def _time(rep: dict | None) -> str:
+def _time(rep: dict | None, budget: float | None) -> str:
     if rep is None:
         return "—"
-    mark = " ⚠ over budget" if rep["over_budget"] else ""
-    budget = f" / {rep['budget_s']:g}" if rep.get("budget_s") else ""
-    return f"{rep['wall_s']:.0f}{budget} s{mark}"
+    mark = " ⚠ over budget" if budget is not None and rep["wall_s"] > 1.5 * budget else ""
+    return f"{rep['wall_s']:.0f}{f' / {budget:g}' if budget else ''} s{mark}"
 
 
 def render() -> str:
     reports = load_reports()
     latest: dict[tuple[str, str], dict] = {}
-    for rep in sorted(reports, key=lambda r: (r["finished"], -r["seed"])):
-        latest[rep["slug"], rep["profile"]] = rep  # the newest run per chapter and profile
+    # per chapter and profile: the newest run with seed 0 (what the book shows), else the newest run
+    for rep in sorted(reports, key=lambda r: (r["seed"] == 0, r["finished"])):
+        latest[rep["slug"], rep["profile"]] = rep
     lines = [
         "| chapter | paper | quick | book | claims |",
         "|---|---|---|---|---|",
@@ -48,7 +48,7 @@ def render() -> str:
             claims = f"{'✓' if n_ok == len(shown['claims']) else '✗'} {n_ok}/{len(shown['claims'])} ({shown['profile']}, seed {shown['seed']})"
         title = html.escape(paper.get("title", ch.slug)).replace("|", "\\|")
         lines.append(f"| {{doc}}`{ch.slug} <../{ch.docname}>` | {title} ({paper.get('year', '')}) "
-                     f"| {_time(q)} | {_time(b)} | {claims} |")
+                     f"| {_time(q, ch.budget('quick'))} | {_time(b, ch.budget('book'))} | {claims} |")
         if shown and shown["claims"]:
             details.append(f"\n### {ch.slug}\n\nLast `{shown['profile']}` run, seed {shown['seed']}, "
                            f"{shown['wall_s']:.1f} s, finished {shown['finished']} on {shown['machine']}.\n")
