@@ -85,7 +85,9 @@ def test_structure(ch):
     assert re.search(r":tags: \[solution\]", text) and re.search(r":tags: \[check\]", text)
     assert f"{{cite:p}}`{ch.meta['paper']['bibkey']}`" in text, "cite the paper"
     assert "{bibliography}" in text
-    assert 'run.profile == "full"' in src, "the `full` cell must be guarded by the profile"
+    paper_scale = text.split("## At paper scale", 1)[1].split("\n## ", 1)[0]
+    assert "run.runs_paper_scale" in paper_scale, (
+        "the At-paper-scale cell must run when run.runs_paper_scale (full, and tiny at quick)")
 
 
 @pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)

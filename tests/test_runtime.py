@@ -33,6 +33,10 @@ def test_pick_returns_the_active_profiles_value():
         run.pick(quick=1, book=2)  # every profile must be given
 
 
+def test_paper_scale_cell_runs_at_quick_and_full_only():
+    assert [sl.setup(profile=p).runs_paper_scale for p in ("quick", "book", "full")] == [True, False, True]
+
+
 def test_setup_seeds_python_numpy_and_torch():
     def draw():
         return random.random(), float(np.random.rand()), float(torch.rand(1))
@@ -101,3 +105,16 @@ def test_setup_applies_the_plot_style():
     sl.setup(profile="quick")
     assert matplotlib.rcParams["figure.facecolor"] == "white"
     assert matplotlib.rcParams["savefig.transparent"] is False
+
+
+def test_topic_modules_load_lazily():
+    import importlib
+    import subprocess
+    import sys
+
+    code = ("import sys, stochlearn as sl; assert 'stochlearn.optim' not in sys.modules; "
+            "sl.optim.DiffGrad; assert 'stochlearn.optim' in sys.modules; print(sorted(dir(sl))[:3])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        importlib.import_module("stochlearn").nope

@@ -2,17 +2,39 @@
 
 Every chapter starts with ``run = sl.setup(profile=profile, seed=seed)`` and ends with
 ``sl.Claims(run)``; the code a chapter is about lives in a topic module (``sl.optim``,
-``sl.nn``, ...) and is shown to the reader with ``sl.show``.
+``sl.nn``, ``sl.diffusion``, ...) and is shown to the reader with ``sl.show``.
+
+Topic modules are imported on first use (``sl.diffusion`` imports ``stochlearn.diffusion``
+when a chapter first touches it), so that ``import stochlearn`` stays fast and optional
+dependencies are only needed by the chapters that use them.
 """
 
-from . import data, exercises, nn, optim, plot, toyfunctions, train
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .claims import CLAIMS_MIME, Claims
 from .runtime import PROFILES, Run, progress, quiet, seed_everything, setup
 from .show import show
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CLAIMS_MIME", "Claims", "PROFILES", "Run", "data", "exercises", "nn", "optim", "plot", "progress", "quiet",
-    "seed_everything", "setup", "show", "toyfunctions", "train", "__version__",
-]
+#: Topic modules, loaded lazily on attribute access.
+SUBMODULES = ("data", "diffusion", "exercises", "info", "metrics", "nn", "optim", "plot", "schedules",
+              "toyfunctions", "train")
+
+__all__ = ["CLAIMS_MIME", "Claims", "PROFILES", "Run", "progress", "quiet", "seed_everything", "setup",
+           "show", "__version__", *SUBMODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'stochlearn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(SUBMODULES))

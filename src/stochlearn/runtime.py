@@ -137,6 +137,15 @@ class Run:
     device: torch.device
     threads: int = 1
 
+    @property
+    def runs_paper_scale(self) -> bool:
+        """Whether the chapter's *At paper scale* cell runs.
+
+        It runs at ``full`` with the paper's sizes, and at ``quick`` with tiny sizes, so that
+        CI exercises its code path and it cannot rot; the ``book`` profile skips it.
+        """
+        return self.profile in ("quick", "full")
+
     def pick(self, *, quick: T, book: T, full: T) -> T:
         """Return the value for the active profile, e.g. ``run.pick(quick=2, book=15, full=100)``."""
         return {"quick": quick, "book": book, "full": full}[self.profile]

@@ -1,8 +1,4 @@
-"""Reusable models and layers for the chapters.
-
-* :func:`mlp` — a fully connected network (used from {ref}`ch-diffgrad` on).
-* :func:`resnet18` — the CIFAR variant of ResNet-18 (3×3 stem, no max-pool) for ``full`` runs.
-"""
+"""Plain model factories: an MLP and the CIFAR ResNet-18 (3×3 stem, no max-pool)."""
 
 from __future__ import annotations
 
