@@ -55,6 +55,24 @@ def test_fit_classifier_learns_and_is_deterministic():
         sl.train.evaluate(sl.nn.mlp([64, 10]), d.X_train, d.y_test)
 
 
+def test_fit_classifier_clips_the_gradient_norm():
+    d = sl.data.digits_split(seed=0)
+    torch.manual_seed(0)
+    m = sl.nn.mlp([64, 10])
+    norms = []
+
+    class Spy(torch.optim.SGD):
+        def step(self, closure=None):
+            norms.append(float(torch.cat([p.grad.flatten() for p in m.parameters()]).norm()))
+            return super().step(closure)
+
+    sl.train.fit_classifier(m, Spy(m.parameters(), lr=0.1), d.X_train * 100, d.y_train, epochs=1,
+                            clip_grad_norm=0.5)
+    assert max(norms) <= 0.5 + 1e-5
+    with pytest.raises(ValueError, match="clip_grad_norm"):
+        sl.train.fit_classifier(m, Spy(m.parameters(), lr=0.1), d.X_train, d.y_train, epochs=1, clip_grad_norm=0)
+
+
 def test_mlp_parameter_count_and_resnet_shapes():
     m = sl.nn.mlp([64, 128, 10])
     assert sum(p.numel() for p in m.parameters()) == 64 * 128 + 128 + 128 * 10 + 10

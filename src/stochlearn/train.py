@@ -63,6 +63,7 @@ def fit_classifier(
     loss_fn: Callable[[Tensor, Tensor], Tensor] = nn.functional.cross_entropy,
     callback: Callable[[int, nn.Module, torch.optim.Optimizer], dict[str, float] | None] | None = None,
     scheduler: Any = None,
+    clip_grad_norm: float | None = None,
     desc: str | None = None,
 ) -> dict[str, list[float]]:
     """Train a classifier with mini-batch steps and return its history.
@@ -71,7 +72,8 @@ def fit_classifier(
     ``epoch``, ``batch_loss`` (mean mini-batch loss during the epoch), ``train_loss`` and
     ``train_acc`` (a full pass in eval mode after the epoch), ``test_loss`` and ``test_acc``
     when a test set is given, and whatever ``callback(epoch, model, optimizer)`` returns.
-    ``scheduler.step()`` is called after every epoch when a scheduler is given. Progress uses
+    ``scheduler.step()`` is called after every epoch when a scheduler is given, and
+    ``clip_grad_norm`` clips the global gradient norm before every step. Progress uses
     ``tqdm.auto`` and is silent under CI (see :func:`stochlearn.runtime.quiet`).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -83,6 +85,8 @@ def fit_classifier(
         raise ValueError("give both X_test and y_test, or neither")
     if X_test is not None:
         _check_xy(X_test, y_test, "X_test")
+    if clip_grad_norm is not None and not (isinstance(clip_grad_norm, (int, float)) and clip_grad_norm > 0):
+        raise ValueError(f"clip_grad_norm must be a positive number or None, got {clip_grad_norm!r}")
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(int(seed))
     n = X.shape[0]
@@ -99,6 +103,8 @@ def fit_classifier(
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(xb), yb)
             loss.backward()
+            if clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
             optimizer.step()
             losses.append(loss.detach())
         if scheduler is not None:
