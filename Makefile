@@ -8,13 +8,14 @@ NAME   ?= diffgrad
 PROFILE ?= book
 SEED   ?= 0
 
-.PHONY: help venv test unit chapters-quick book chapter notebooks status clean
+.PHONY: help venv test unit book chapter notebooks student status clean
 
 help:
 	@echo "make test                                    unit + contract tests, every chapter at 'quick' (nbval)"
 	@echo "make book                                    execute every chapter at 'book' in parallel, build _build/html"
 	@echo "make chapter NAME=diffgrad PROFILE=book SEED=0   run one chapter with papermill, write its report"
-	@echo "make notebooks                               one .ipynb per chapter in _build/notebooks/"
+	@echo "make notebooks                               one clean .ipynb per chapter in _build/notebooks/"
+	@echo "make student                                 student notebooks (solutions stubbed) in _build/student/"
 	@echo "make status                                  regenerate the status page from _build/reports/"
 
 venv: $(VENV)/.installed
@@ -40,7 +41,10 @@ chapter: venv
 	$(PY) -m tools.run_chapter $(NAME) --profile $(PROFILE) --seed $(SEED)
 
 notebooks: venv
-	$(PY) -m tools.chapters
+	$(PY) -m tools.notebooks
+
+student: venv
+	$(PY) -m tools.notebooks --student
 
 status: venv
 	$(PY) -m tools.status

@@ -102,13 +102,13 @@ def test_palette_and_style():
 
 
 def test_exercise_check_messages(capsys):
-    from stochlearn.exercises import ExerciseCheckFailed, check
+    from stochlearn.exercises import ExerciseCheckFailed, ExerciseNotDone, check
 
     check("one is one", lambda: 1 == 1)
     assert "✓ one is one" in capsys.readouterr().out
     with pytest.raises(ExerciseCheckFailed, match="✗ two is three. look again"):
         check("two is three", lambda: 2 == 3, hint="look again")
-    with pytest.raises(ExerciseCheckFailed, match="Run the exercise cell above"):
+    with pytest.raises(ExerciseNotDone, match="Complete and run the exercise cell above"):
         check("undefined", lambda: undefined_name_xyz)  # noqa: F821
     with pytest.raises(ExerciseCheckFailed, match="raised ZeroDivisionError"):
         check("crash", lambda: 1 / 0)

@@ -117,9 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     check_cache_key()
     failed = execute_missing(args.jobs)
+    from .notebooks import main as write_notebooks
     from .status import main as write_status
 
     write_status()
+    write_notebooks([])  # the Colab/Binder/download buttons point at these
     if failed:
         print(f"chapters failed: {', '.join(failed)}", file=sys.stderr)
         return 1

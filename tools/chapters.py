@@ -32,7 +32,7 @@ class Chapter:
 
     @property
     def notebook(self) -> Path:
-        return NOTEBOOKS / f"{self.slug}.ipynb"
+        return NOTEBOOKS / self.part / f"{self.slug}.ipynb"
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -93,16 +93,10 @@ def front_matter(path: Path) -> dict[str, Any]:
 
 
 def to_notebook(ch: Chapter, out: Path | None = None) -> Path:
-    """Convert a chapter's MyST source to .ipynb with jupytext (the .md stays the only source)."""
-    import jupytext
+    """Write the chapter's generated notebook (see tools/notebooks.py); the .md stays the source."""
+    from .notebooks import clean_notebook, write
 
-    out = out or ch.notebook
-    out.parent.mkdir(parents=True, exist_ok=True)
-    nb = jupytext.read(ch.path, fmt="md:myst")
-    nb.metadata.setdefault("stochlearn", ch.meta)
-    nb.metadata["stochlearn"]["slug"] = ch.slug
-    jupytext.write(nb, out, fmt="ipynb")
-    return out
+    return write(clean_notebook(ch), out or ch.notebook)
 
 
 def library_key(root: Path = ROOT) -> str:
@@ -116,6 +110,6 @@ def library_key(root: Path = ROOT) -> str:
     return h.hexdigest()[:16]
 
 
-if __name__ == "__main__":  # python -m tools.chapters  → converts every chapter
+if __name__ == "__main__":  # python -m tools.chapters  → lists the chapters of the toc
     for ch in chapters():
-        print(to_notebook(ch).relative_to(ROOT))
+        print(f"{ch.slug:<32} {ch.path.relative_to(ROOT)}")

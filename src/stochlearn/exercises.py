@@ -3,7 +3,8 @@
 A check cell calls :func:`check` with a description and a zero-argument test. It prints
 ``✓ description`` when the test returns true, and otherwise raises :class:`ExerciseCheckFailed`
 (an ``AssertionError``) whose message says what was expected and how to go on, never a bare
-assertion. A stub that still raises ``NotImplementedError`` is reported as "not done yet".
+assertion. A stub that still raises ``NotImplementedError``, or a name the exercise should have defined,
+is reported as "not done yet" (a ``NotImplementedError``).
 Introduced in {ref}`ch-diffgrad`.
 """
 
@@ -11,11 +12,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-__all__ = ["check", "ExerciseCheckFailed"]
+__all__ = ["check", "ExerciseCheckFailed", "ExerciseNotDone"]
 
 
 class ExerciseCheckFailed(AssertionError):
     """A self-check did not pass; the message explains what was expected."""
+
+
+class ExerciseNotDone(NotImplementedError):
+    """The exercise's cell has not been completed (or not run) yet."""
 
 
 def check(description: str, test: Callable[[], Any], hint: str = "") -> None:
@@ -30,7 +35,7 @@ def check(description: str, test: Callable[[], Any], hint: str = "") -> None:
         print(f"… {description}: not done yet (the exercise still raises NotImplementedError)")
         raise
     except NameError as err:
-        raise ExerciseCheckFailed(f"✗ {description}: {err}. Run the exercise cell above first.") from None
+        raise ExerciseNotDone(f"… {description}: {err}. Complete and run the exercise cell above first.") from None
     except Exception as err:  # the learner's code raised: show what and where to look
         raise ExerciseCheckFailed(f"✗ {description}: your code raised {type(err).__name__}: {err}. {hint}".rstrip()) from err
     if not ok:

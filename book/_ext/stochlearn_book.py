@@ -1,0 +1,50 @@
+"""Sphinx glue for the book: launch and download buttons that open the *generated* notebooks.
+
+Colab opens only .ipynb files from a repository, so a chapter's Colab button points at its
+generated notebook on the `notebooks` branch (published by the nightly workflow), Binder opens the
+generated notebook that `postBuild` writes, and the page's .ipynb download is that same notebook
+(from _build/notebooks/, written by `python -m tools.notebooks` before the build).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+CHAPTER = re.compile(r"^chapters/(?P<part>[^/]+)/(?P<slug>(?!index$)[^/]+)$")
+
+
+def _retarget(app, pagename, templatename, context, doctree) -> None:
+    m = CHAPTER.match(pagename)
+    if not m:
+        return
+    opts = app.config.html_theme_options
+    repo = opts.get("repository_url", "").rstrip("/")
+    org_repo = repo.removeprefix("https://github.com/")
+    nb_path = f"{m['part']}/{m['slug']}.ipynb"
+    for group in context.get("header_buttons", []):
+        for button in group.get("buttons", []) if isinstance(group, dict) else []:
+            if button.get("text") == "Colab":
+                button["url"] = f"https://colab.research.google.com/github/{org_repo}/blob/notebooks/{nb_path}"
+            elif button.get("text") == "Binder":
+                button["url"] = re.sub(r"urlpath=.*$", f"urlpath=lab/tree/_build/notebooks/{nb_path}", button["url"])
+
+
+def _copy_generated_notebooks(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    generated = Path(app.srcdir) / "_build" / "notebooks"
+    for docname in app.env.found_docs:
+        m = CHAPTER.match(docname)
+        src = generated / f"{m['part']}/{m['slug']}.ipynb" if m else None
+        if src is not None and src.exists():
+            dest = Path(app.outdir) / "_sources" / f"{docname}.ipynb"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+
+
+def setup(app):
+    app.connect("html-page-context", _retarget, priority=900)  # after the theme adds its buttons
+    app.connect("build-finished", _copy_generated_notebooks)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

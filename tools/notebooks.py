@@ -1,0 +1,304 @@
+"""Clean Jupyter notebooks from the MyST chapters: for Colab, Binder, downloads and courses.
+
+    python -m tools.notebooks            → _build/notebooks/<part>/<slug>.ipynb   (solutions included)
+    python -m tools.notebooks --student  → _build/student/<part>/<slug>.ipynb     (solutions stubbed)
+
+A generated notebook
+- has plain Markdown that renders in Jupyter and Colab: MyST directives become headings, quotes
+  and lists; roles become text and links (citations point at the paper, cross-references at the
+  published book); `(label)=` targets disappear; images get absolute URLs;
+- starts with a cell that installs `stochlearn` from the repository, in Colab only;
+- carries `accelerator: GPU` metadata when the chapter's front matter says `gpu: true`.
+
+A student notebook replaces every cell tagged `solution` by a stub: the same functions and
+classes with bodies that raise `NotImplementedError`, and a final `raise NotImplementedError`; the
+self-check cells (tag `check`) stay. The repository URL is read from `_config.yml`, nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from .chapters import BUILD, ROOT, Chapter, chapters
+
+STUDENT = BUILD / "student"
+COLAB_TAG = "colab-install"
+
+
+@lru_cache(maxsize=1)
+def repository() -> dict[str, str]:
+    """Repository URL, branch, the published book's URL and raw-file URL, from `_config.yml`."""
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    url = cfg["repository"]["url"].rstrip("/")
+    branch = cfg["repository"].get("branch", "main")
+    m = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+)", url)
+    if not m:
+        raise ValueError(f"repository.url in _config.yml must be a GitHub URL, got {url!r}")
+    org, repo = m.groups()
+    return {
+        "url": url,
+        "branch": branch,
+        "book": f"https://{org}.github.io/{repo}",
+        "raw": f"https://raw.githubusercontent.com/{org}/{repo}/{branch}",
+        "colab": f"https://colab.research.google.com/github/{org}/{repo}/blob/notebooks",
+    }
+
+
+def notebook_relpath(ch: Chapter) -> str:
+    """Where a chapter's notebook lives in _build/notebooks and on the `notebooks` branch."""
+    return f"{ch.part}/{ch.slug}.ipynb"
+
+
+# --- bibliography -------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _bib() -> dict[str, dict[str, str]]:
+    from pybtex.database import parse_file
+
+    out = {}
+    for key, entry in parse_file(str(ROOT / "book" / "references.bib")).entries.items():
+        people = entry.persons.get("author", [])
+        last = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
+        who = last[0] if len(last) == 1 else f"{last[0]} and {last[1]}" if len(last) == 2 else f"{last[0]} et al."
+        title = entry.fields.get("title", "").replace("{", "").replace("}", "")
+        out[key] = {"who": who, "year": entry.fields.get("year", ""), "title": title,
+                    "url": entry.fields.get("url", ""), "authors": ", ".join(last)}
+    return out
+
+
+def _cite(keys: str, textual: bool) -> str:
+    parts = []
+    for key in [k.strip() for k in keys.split(",") if k.strip()]:
+        e = _bib().get(key)
+        if e is None:
+            parts.append(key)
+            continue
+        text = f"{e['who']} ({e['year']})" if textual else f"{e['who']}, {e['year']}"
+        parts.append(f"[{text}]({e['url']})" if e["url"] else text)
+    return "; ".join(parts) if textual else f"({'; '.join(parts)})"
+
+
+# --- MyST → Markdown -------------------------------------------------------------------------------
+
+_LABELS: dict[str, tuple[str, str]] = {}  # label → (page URL, title), filled lazily from the chapters
+
+
+def _label(label: str) -> tuple[str, str] | None:
+    if not _LABELS:
+        for ch in chapters():
+            if not ch.path.exists():
+                continue
+            text = ch.path.read_text(encoding="utf-8")
+            for lab, title in re.findall(r"^\(([\w-]+)\)=[ \t]*\n#+\s+(.+)$", text, flags=re.M):
+                anchor = "" if lab == f"ch-{ch.slug}" else f"#{lab}"
+                _LABELS[lab] = (f"{repository()['book']}/{ch.docname}.html{anchor}", title.strip())
+    return _LABELS.get(label)
+
+
+def _role(name: str, content: str, docname: str) -> str:
+    text, target = content, content
+    m = re.fullmatch(r"(.*?)\s*<([^>]+)>", content, flags=re.S)
+    if m:
+        text, target = m.group(1), m.group(2)
+    if name in ("cite", "cite:p", "cite:ps"):
+        return _cite(target, textual=False)
+    if name in ("cite:t", "cite:ts"):
+        return _cite(target, textual=True)
+    if name == "math":
+        return f"${content}$"
+    if name == "ref":
+        found = _label(target)
+        if found is None:
+            return text
+        url, title = found
+        return f"[{text if m else title}]({url})"
+    if name == "doc":
+        page = (Path(docname).parent / target).as_posix() if not target.startswith("/") else target.lstrip("/")
+        return f"[{text}]({repository()['book']}/{page}.html)"
+    return text
+
+
+_FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<arg>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$",
+                    flags=re.M | re.S)
+
+
+def _references(keys: list[str]) -> str:
+    """A plain list of the works a chapter cites, in order of first citation."""
+    lines = []
+    for key in dict.fromkeys(keys):
+        e = _bib().get(key)
+        if e:
+            link = f" <{e['url']}>" if e["url"] else ""
+            lines.append(f"- {e['authors']} ({e['year']}). *{e['title']}*.{link}")
+    return "\n".join(lines)
+
+
+def _directive(name: str, arg: str, body: str, cited: list[str]) -> str:
+    options = {}
+    lines = body.split("\n")
+    while lines and re.match(r"^:[\w-]+:", lines[0]):
+        k, _, v = lines.pop(0)[1:].partition(":")
+        options[k.strip()] = v.strip()
+    body = "\n".join(lines).strip("\n")
+    if name in ("admonition", "note", "tip", "important", "warning", "caution", "hint", "seealso", "attention"):
+        title = arg.strip() or name.capitalize()
+        quoted = "\n".join(f"> {ln}" if ln else ">" for ln in body.split("\n"))
+        return f"> **{title}**\n>\n{quoted}"
+    if name == "exercise":
+        return f"### Exercise: {arg.strip()}\n\n{body}"
+    if name in ("solution-start", "solution"):
+        return "#### Solution" + (f"\n\n{body}" if body else "")
+    if name == "solution-end":
+        return ""
+    if name == "bibliography":
+        return _references(cited)
+    if name in ("figure", "image"):
+        return f"![{options.get('alt', '')}]({arg.strip()})" + (f"\n\n*{body}*" if body else "")
+    if name == "math":
+        return f"$$\n{body}\n$$"
+    if name in ("code-block", "code"):
+        return f"```{arg.strip()}\n{body}\n```"
+    return body
+
+
+def myst_to_markdown(text: str, docname: str, cited: list[str] | None = None) -> str:
+    """Turn a MyST Markdown cell into plain (Jupyter/Colab) Markdown.
+
+    ``cited`` lists the citation keys of the whole chapter, for its ``{bibliography}``.
+    """
+    cited = cited or []
+    text = re.sub(r"^\([\w-]+\)=[ \t]*\n", "", text, flags=re.M)  # label targets
+    prev = None
+    while prev != text:  # innermost directives first, until none is left
+        prev = text
+        text = _FENCE.sub(lambda m: _directive(m["name"], m["arg"], m["body"], cited), text)
+    text = re.sub(r"\{([\w:]+)\}`([^`]*)`", lambda m: _role(m.group(1), m.group(2), docname), text)
+    text = re.sub(r"!\[([^\]]*)\]\((?!https?://|data:)([^)\s]+)\)",
+                  lambda m: f"![{m.group(1)}]({repository()['raw']}/{(Path(docname).parent / m.group(2)).as_posix()})",
+                  text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+# --- notebooks ------------------------------------------------------------------------------------
+
+def colab_cell() -> nbformat.NotebookNode:
+    src = (
+        "# In Colab, install the book's library first (elsewhere this cell does nothing).\n"
+        "import sys\n\n"
+        "if \"google.colab\" in sys.modules:\n"
+        f"    %pip install -q \"stochlearn @ git+{repository()['url']}@{repository()['branch']}\"\n"
+    )
+    return nbformat.v4.new_code_cell(src, metadata={"tags": [COLAB_TAG]})
+
+
+def clean_notebook(ch: Chapter) -> nbformat.NotebookNode:
+    """The generated notebook of a chapter: plain Markdown, a Colab install cell, GPU metadata."""
+    import jupytext
+
+    nb = jupytext.read(ch.path, fmt="md:myst")
+    cited = [k.strip() for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]*)`", ch.path.read_text(encoding="utf-8"))
+             for k in keys.split(",")]
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = myst_to_markdown(cell.source, ch.docname, cited)
+    nb.cells = [c for c in nb.cells if c.cell_type != "markdown" or c.source.strip()]
+    nb.cells.insert(0, colab_cell())
+    meta = ch.meta
+    nb.metadata.pop("jupytext", None)
+    nb.metadata["stochlearn"] = {**meta, "slug": ch.slug}
+    nb.metadata["colab"] = {"name": f"{ch.slug}.ipynb", "provenance": []}
+    if meta.get("gpu"):
+        nb.metadata["accelerator"] = "GPU"
+        nb.metadata["colab"]["gpuType"] = "T4"
+    nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python", "name": "python3"})
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, cell in enumerate(nb.cells):  # stable ids: same source, same notebook
+        cell.id = f"{ch.slug}-{i}"
+    return nb
+
+
+def _stub_source(src: str, label: str) -> str:
+    """Signatures of the solution's functions and classes, each raising NotImplementedError."""
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        tree = ast.Module(body=[], type_ignores=[])
+
+    def stub(node: ast.AST) -> ast.AST:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node)
+            body: list[ast.stmt] = [ast.Expr(ast.Constant(doc))] if doc else []
+            msg = ast.Constant(f"exercise {label!r}: write {node.name}")
+            body.append(ast.Raise(ast.Call(ast.Name("NotImplementedError", ast.Load()), [msg], []), None))
+            node.body = body
+            return node
+        if isinstance(node, ast.ClassDef):
+            node.body = [stub(n) for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] \
+                or [ast.Pass()]
+            return node
+        return node
+
+    kept = [stub(n) for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    header = f"# Exercise: {label}.\n# Replace the bodies below with your solution, then run the check cell.\n"
+    code = ast.unparse(ast.fix_missing_locations(ast.Module(body=kept, type_ignores=[]))) + "\n\n" if kept else ""
+    return header + code + f"raise NotImplementedError({f'exercise {label!r}: not done yet'!r})\n"
+
+
+def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Solutions stubbed out (cells tagged `solution`), self-checks (tag `check`) kept."""
+    nb = nbformat.from_dict(nb)  # a deep copy
+    label = "?"
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            found = re.findall(r"^### Exercise: (.*)$", cell.source, flags=re.M)
+            if found:
+                label = found[-1].strip()
+            cell.source = cell.source.split("#### Solution")[0].rstrip()  # the solution's prose goes too
+            if not cell.source:
+                continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "code" and "solution" in tags:
+            cell.source = _stub_source(cell.source, label)
+            cell.outputs, cell.execution_count = [], None
+        cells.append(cell)
+    nb.cells = cells
+    nb.metadata["stochlearn"]["student"] = True
+    return nb
+
+
+def write(nb: nbformat.NotebookNode, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--student", action="store_true", help="write the student notebooks instead")
+    ap.add_argument("slugs", nargs="*", help="only these chapters (default: every chapter of the toc)")
+    args = ap.parse_args(argv)
+    out = []
+    for ch in chapters():
+        if args.slugs and ch.slug not in args.slugs:
+            continue
+        nb = clean_notebook(ch)
+        if args.student:
+            out.append(write(student_notebook(nb), STUDENT / notebook_relpath(ch)))
+        else:
+            out.append(write(nb, BUILD / "notebooks" / notebook_relpath(ch)))
+    for p in out:
+        print(p.relative_to(ROOT))
+    return out
+
+
+if __name__ == "__main__":
+    main()
