@@ -95,3 +95,18 @@ def test_no_download_at_import_or_in_book_profile(ch):
     text = ch.path.read_text(encoding="utf-8")
     for bad in ("urllib.request.urlopen", "requests.get", "wget ", "!pip install"):
         assert bad not in text, f"{bad!r}: chapters are offline by default"
+
+
+def test_every_library_module_has_an_api_page():
+    import stochlearn
+
+    pkg = ROOT / "src" / "stochlearn"
+    for name in stochlearn.SUBMODULES + ("runtime", "claims", "show"):
+        if (pkg / f"{name}.py").exists() or (pkg / name).is_dir():
+            page = ROOT / "book" / "api" / f"{name}.md"
+            assert page.exists(), f"stochlearn.{name} has no API page (book/api/{name}.md)"
+            assert f".. automodule:: stochlearn.{name}" in page.read_text()
+    index = (ROOT / "book" / "api" / "index.md").read_text()
+    for page in (ROOT / "book" / "api").glob("*.md"):
+        if page.stem != "index":
+            assert f"{{doc}}`{page.stem}`" in index, f"book/api/index.md does not list {page.stem}"

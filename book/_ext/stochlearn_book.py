@@ -44,7 +44,31 @@ def _copy_generated_notebooks(app, exception) -> None:
             shutil.copy2(src, dest)
 
 
+_MYST_ROLE = re.compile(r"\{(ref|doc|cite:p|cite:t|math)\}`")
+_INTRODUCED = re.compile(r"Introduced in\s+(\{ref\}`[^`]+`(?:\s*(?:and|,)\s*\{ref\}`[^`]+`)*)")
+
+
+def _docstring_roles(app, what, name, obj, options, lines) -> None:
+    """Docstrings are written for `sl.show` in MyST style ({ref}`ch-x`); autodoc reads RST.
+
+    Also: every documented object links to the chapter that introduces it, taken from its own
+    docstring or else from its module's ("Introduced in {ref}`ch-...`").
+    """
+    import inspect
+    import sys
+
+    text = "\n".join(lines)
+    if what in ("class", "function") and "Introduced in" not in text:
+        module = sys.modules.get(getattr(obj, "__module__", "") or "")
+        found = _INTRODUCED.search(inspect.getdoc(module) or "") if module else None
+        if found:
+            lines.extend(["", f"Introduced in {found.group(1)}."])
+    for i, line in enumerate(lines):
+        lines[i] = _MYST_ROLE.sub(lambda m: f":{m.group(1)}:`", line)
+
+
 def setup(app):
+    app.connect("autodoc-process-docstring", _docstring_roles)
     app.connect("html-page-context", _retarget, priority=900)  # after the theme adds its buttons
     app.connect("build-finished", _copy_generated_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

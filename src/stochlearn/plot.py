@@ -29,7 +29,7 @@ def palette(n: int = 10) -> list[tuple[float, float, float]]:
 
 
 def use_style() -> None:
-    """Apply the book's style to matplotlib (idempotent; :func:`stochlearn.setup` calls it)."""
+    """Apply the book's style to matplotlib (idempotent; :func:`stochlearn.runtime.setup` calls it)."""
     import seaborn as sns
 
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=0.95)

@@ -1,4 +1,7 @@
-"""Plain model factories: an MLP and the CIFAR ResNet-18 (3×3 stem, no max-pool)."""
+"""Plain model factories: an MLP and the CIFAR ResNet-18 (3×3 stem, no max-pool).
+
+Introduced in {ref}`ch-diffgrad`.
+"""
 
 from __future__ import annotations
 
