@@ -8,11 +8,12 @@ NAME   ?= diffgrad
 PROFILE ?= book
 SEED   ?= 0
 
-.PHONY: help venv test unit book chapter notebooks student status clean
+.PHONY: help venv test unit book browser chapter notebooks student status clean
 
 help:
 	@echo "make test                                    unit + contract tests, every chapter at 'quick' (nbval)"
 	@echo "make book                                    execute every chapter at 'book' in parallel, build _build/html"
+	@echo "make browser                                 check the built site in headless Chromium, and its links"
 	@echo "make chapter NAME=diffgrad PROFILE=book SEED=0   run one chapter with papermill, write its report"
 	@echo "make notebooks                               one clean .ipynb per chapter in _build/notebooks/"
 	@echo "make student                                 student notebooks (solutions stubbed) in _build/student/"
@@ -29,10 +30,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 # chapter of the toc at the quick profile under nbval, on all cores, with a budget check.
 test: venv notebooks
 	STOCHLEARN_PROFILE=quick STOCHLEARN_QUIET=1 $(PY) -m pytest -p tools.pytest_budget -n $(JOBS) --dist loadscope \
-	  --nbval-lax tests _build/notebooks
+	  --ignore=tests/browser --nbval-lax tests _build/notebooks
 
 unit: venv
-	$(PY) -m pytest -n $(JOBS) tests
+	$(PY) -m pytest -n $(JOBS) --ignore=tests/browser tests
+
+# The built site in headless Chromium (Debian's chromium; .ci/run installs it), and Sphinx's
+# link check (external links are skipped: CI is offline). Run after `make book`.
+browser: venv
+	$(PY) -m pytest -q tests/browser
+	$(VENV)/bin/jupyter-book build . --builder linkcheck --path-output _build/linkcheck -W -n --keep-going
 
 book: venv
 	$(PY) -m tools.build_book --jobs $(JOBS)

@@ -31,6 +31,19 @@ def _retarget(app, pagename, templatename, context, doctree) -> None:
                 button["url"] = re.sub(r"urlpath=.*$", f"urlpath=lab/tree/_build/notebooks/{nb_path}", button["url"])
 
 
+def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Jupyter Book registers sphinx-thebe's inline configuration script twice, which is a
+    JavaScript error (`THEBE_JS_URL` declared twice) on every page; keep the first copy."""
+    seen, kept = set(), []
+    for js in context.get("script_files", []):
+        attrs = tuple(sorted((k, str(v)) for k, v in getattr(js, "attributes", {}).items()))
+        key = (getattr(js, "filename", str(js)) or "", attrs)  # an inline script has None or ""
+        if key not in seen:
+            seen.add(key)
+            kept.append(js)
+    context["script_files"] = kept
+
+
 def _copy_generated_notebooks(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -69,6 +82,7 @@ def _docstring_roles(app, what, name, obj, options, lines) -> None:
 
 def setup(app):
     app.connect("autodoc-process-docstring", _docstring_roles)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("html-page-context", _retarget, priority=900)  # after the theme adds its buttons
     app.connect("build-finished", _copy_generated_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
