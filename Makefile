@@ -8,13 +8,14 @@ NAME   ?= diffgrad
 PROFILE ?= book
 SEED   ?= 0
 
-.PHONY: help venv test unit book browser chapter notebooks student status clean
+.PHONY: help venv test unit book browser chapter seeds notebooks student status clean
 
 help:
 	@echo "make test                                    unit + contract tests, every chapter at 'quick' (nbval)"
 	@echo "make book                                    execute every chapter at 'book' in parallel, build _build/html"
 	@echo "make browser                                 check the built site in headless Chromium, and its links"
 	@echo "make chapter NAME=diffgrad PROFILE=book SEED=0   run one chapter with papermill, write its report"
+	@echo "make seeds NAME=diffgrad PROFILE=book SEEDS=0-4  run seeds in parallel; per claim, how many hold"
 	@echo "make notebooks                               one clean .ipynb per chapter in _build/notebooks/"
 	@echo "make student                                 student notebooks (solutions stubbed) in _build/student/"
 	@echo "make status                                  regenerate the status page from _build/reports/"
@@ -28,8 +29,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 # The README's test command: the library's unit tests, the chapter-contract tests and every
 # chapter of the toc at the quick profile under nbval, on all cores, with a budget check.
+# Kernels start with tools/ipython's start-up file, which refuses network connections.
 test: venv notebooks
-	STOCHLEARN_PROFILE=quick STOCHLEARN_QUIET=1 $(PY) -m pytest -p tools.pytest_budget -n $(JOBS) --dist loadscope \
+	STOCHLEARN_PROFILE=quick STOCHLEARN_QUIET=1 STOCHLEARN_NO_NETWORK=1 IPYTHONDIR=$(CURDIR)/tools/ipython \
+	  $(PY) -m pytest -p tools.pytest_budget -n $(JOBS) --dist loadscope \
 	  --ignore=tests/browser --nbval-lax tests _build/notebooks
 
 unit: venv
@@ -42,10 +45,14 @@ browser: venv
 	$(VENV)/bin/jupyter-book build . --builder linkcheck --path-output _build/linkcheck -W -n --keep-going
 
 book: venv
-	$(PY) -m tools.build_book --jobs $(JOBS)
+	$(PY) -m tools.build_book --jobs $(JOBS) $(BOOK_FLAGS)
 
 chapter: venv
 	$(PY) -m tools.run_chapter $(NAME) --profile $(PROFILE) --seed $(SEED)
+
+SEEDS ?= 0-4
+seeds: venv
+	$(PY) -m tools.seeds $(NAME) --profile $(PROFILE) --seeds $(SEEDS) --jobs $(JOBS)
 
 notebooks: venv
 	$(PY) -m tools.notebooks

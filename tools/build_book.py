@@ -66,8 +66,11 @@ def check_cache_key() -> None:
     KEY_FILE.write_text(key + "\n")
 
 
-def execute_missing(jobs: int) -> list[str]:
-    """Execute every chapter that is not in the cache; return the slugs that failed."""
+def execute_missing(jobs: int, strict_budget: bool = False) -> list[str]:
+    """Execute every chapter that is not in the cache; return the slugs that failed.
+
+    With ``strict_budget`` a chapter over 1.5 x its book budget counts as failed.
+    """
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
@@ -86,7 +89,7 @@ def execute_missing(jobs: int) -> list[str]:
     jobs = max(1, min(jobs, len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     print(f"executing {len(todo)} chapter(s) at the book profile, {jobs} at a time, {threads} thread(s) each")
-    failed = []
+    failed, times = [], []
     t_all = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_execute, str(ch.path), _timeout(ch), threads): ch for ch in todo}
@@ -99,13 +102,22 @@ def execute_missing(jobs: int) -> list[str]:
                                             check_validity=False, overwrite=True)
             else:
                 failed.append(ch.slug)
+            if strict_budget and rep["over_budget"] and ch.slug not in failed:
+                failed.append(ch.slug)
+            times.append((wall, ch))
             n_ok = sum(c["passed"] for c in rep["claims"])
             over = "  OVER 1.5 × BUDGET" if rep["over_budget"] else ""
             print(f"  {ch.slug:<32} {wall:6.1f} s  claims {n_ok}/{len(rep['claims'])}"
                   f"{'  FAILED' if err else ''}{over}")
             if err:
                 print(err, file=sys.stderr)
-    print(f"executed in {time.perf_counter() - t_all:.1f} s")
+    total = time.perf_counter() - t_all
+    budgets = sum(ch.budget("book") or 0 for ch in chapters())
+    print(f"executed in {total:.1f} s; the chapters' book budgets add up to {budgets:.0f} s "
+          f"(target: less than {budgets / 1.6:.0f} s)")
+    print("slowest chapters:")
+    for wall, ch in sorted(times, key=lambda t: -t[0])[:10]:
+        print(f"  {ch.slug:<32} {wall:6.1f} s  (budget {ch.budget('book'):g} s)")
     return failed
 
 
@@ -113,10 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-build", action="store_true", help="execute and write the status page only")
+    ap.add_argument("--strict-budget", action="store_true",
+                    help="fail when a chapter takes more than 1.5 x its book budget (the nightly run)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     check_cache_key()
-    failed = execute_missing(args.jobs)
+    failed = execute_missing(args.jobs, args.strict_budget)
     from .notebooks import main as write_notebooks
     from .status import main as write_status
 

@@ -65,4 +65,15 @@ def write_report(ch: Chapter, profile: str, seed: int, wall_s: float, nb: nbform
 
 
 def load_reports() -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(REPORTS.glob("*.json"))] if REPORTS.exists() else []
+    """Reports of single runs (not the seed summaries)."""
+    paths = sorted(p for p in REPORTS.glob("*.json") if not p.name.endswith("-seeds.json")) if REPORTS.exists() else []
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def load_seed_reports() -> dict[tuple[str, str], dict[str, Any]]:
+    """Seed-robustness summaries (tools/seeds.py) by (slug, profile)."""
+    out = {}
+    for p in sorted(REPORTS.glob("*-seeds.json")) if REPORTS.exists() else []:
+        rep = json.loads(p.read_text())
+        out[rep["slug"], rep["profile"]] = rep
+    return out

@@ -25,13 +25,13 @@ def run(slug: str, profile: str, seed: int, timeout: int | None = None, quiet: b
     import papermill as pm
 
     ch = find(slug)
-    src = to_notebook(ch)
     out = EXECUTED / f"{slug}-{profile}-{seed}.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    src = to_notebook(ch, out.with_suffix(".source.ipynb"))  # a private copy: parallel runs do not race
     budget = ch.budget(profile)
     if timeout is None:  # never wait forever, and never kill a run that is merely slow
         timeout = int(max(600, 4 * budget)) if budget else 3600
     os.environ.setdefault("STOCHLEARN_QUIET", "1")
+    os.environ["STOCHLEARN_CHAPTER"] = slug  # named by the network guard's message
     error = None
     t0 = time.perf_counter()
     try:
@@ -41,6 +41,7 @@ def run(slug: str, profile: str, seed: int, timeout: int | None = None, quiet: b
     except pm.PapermillExecutionError as err:
         error = f"{err.ename}: {err.evalue}"
     wall = time.perf_counter() - t0
+    src.unlink(missing_ok=True)
     nb = nbformat.read(out, as_version=4) if out.exists() else None
     return write_report(ch, profile, seed, wall, nb, error)
 

@@ -12,7 +12,7 @@ import html
 from pathlib import Path
 
 from .chapters import ROOT, chapters
-from .report import load_reports
+from .report import load_reports, load_seed_reports
 
 OUT = ROOT / "book" / "_generated" / "status.md"
 
@@ -30,9 +30,10 @@ def render() -> str:
     # per chapter and profile: the newest run with seed 0 (what the book shows), else the newest run
     for rep in sorted(reports, key=lambda r: (r["seed"] == 0, r["finished"])):
         latest[rep["slug"], rep["profile"]] = rep
+    seeds = load_seed_reports()
     lines = [
-        "| chapter | paper | quick | book | claims |",
-        "|---|---|---|---|---|",
+        "| chapter | paper | quick | book | claims | seeds |",
+        "|---|---|---|---|---|---|",
     ]
     details = []
     for ch in chapters():
@@ -47,18 +48,24 @@ def render() -> str:
             n_ok = sum(c["passed"] for c in shown["claims"])
             claims = f"{'✓' if n_ok == len(shown['claims']) else '✗'} {n_ok}/{len(shown['claims'])} ({shown['profile']}, seed {shown['seed']})"
         title = html.escape(paper.get("title", ch.slug)).replace("|", "\\|")
+        sr = seeds.get((ch.slug, "book"))
+        held = {c["claim"]: c["held"] for c in sr["claims"]} if sr else {}
+        robust = f"{min(held.values())}/{len(sr['seeds'])} seeds" if held else "—"
         lines.append(f"| {{doc}}`{ch.slug} <../{ch.docname}>` | {title} ({paper.get('year', '')}) "
-                     f"| {_time(q, ch.budget('quick'))} | {_time(b, ch.budget('book'))} | {claims} |")
+                     f"| {_time(q, ch.budget('quick'))} | {_time(b, ch.budget('book'))} | {claims} | {robust} |")
         if shown and shown["claims"]:
             details.append(f"\n### {ch.slug}\n\nLast `{shown['profile']}` run, seed {shown['seed']}, "
                            f"{shown['wall_s']:.1f} s, finished {shown['finished']} on {shown['machine']}.\n")
-            details.append("| | claim | measured |\n|---|---|---|")
+            details.append("| | claim | measured | seeds |\n|---|---|---|---|")
             for c in shown["claims"]:
                 claim = c["claim"].replace("|", "\\|")
                 detail = c["detail"].replace("|", "\\|")
-                details.append(f"| {'✓' if c['passed'] else '✗'} | {claim} | `{detail}` |")
+                k = f"{held[c['claim']]}/{len(sr['seeds'])}" if c["claim"] in held else "—"
+                details.append(f"| {'✓' if c['passed'] else '✗'} | {claim} | `{detail}` | {k} |")
     head = ("Times are wall-clock seconds of the last run against the chapter's budget "
-            "(`quick`: one core, `book`: two cores); a run over 1.5 × its budget is marked ⚠.\n")
+            "(`quick`: one core, `book`: two cores); a run over 1.5 × its budget is marked ⚠. "
+            "*Seeds*: for how many of the seeds of the last `make seeds` run (book profile) the "
+            "chapter's weakest claim held; a chapter passes with every claim holding for 4 of 5.\n")
     return head + "\n" + "\n".join(lines) + "\n\n## Claims of each chapter\n" + "\n".join(details) + "\n"
 
 

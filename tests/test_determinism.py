@@ -1,0 +1,53 @@
+"""Determinism: a chapter run twice at quick with the same seed gives identical results.
+
+Compares the claim results (with their measured details) and every printed or displayed value of
+the two runs (text outputs, tables); figures are compared by their presence, not their bytes.
+"""
+
+import re
+
+import nbformat
+import pytest
+
+from tools.chapters import chapters
+from tools.notebooks import clean_notebook
+from tools.report import claims_of
+
+CHAPTERS = chapters()
+ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+
+
+def _run(ch, monkeypatch):
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("STOCHLEARN_PROFILE", "quick")
+    monkeypatch.setenv("STOCHLEARN_QUIET", "1")
+    monkeypatch.setenv("STOCHLEARN_THREADS", "1")
+    nb = clean_notebook(ch)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(ch.path.parent)}}).execute()
+    return nb
+
+
+def _record(nb: nbformat.NotebookNode) -> list:
+    out = []
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if o.output_type == "stream" and o.name == "stdout":
+                out.append((i, "stdout", ADDRESS.sub("", o.text)))
+            elif o.output_type in ("execute_result", "display_data"):
+                data = o.get("data", {})
+                kind = "image" if "image/png" in data else "text"
+                text = "" if kind == "image" else ADDRESS.sub("", str(data.get("text/plain", "")))
+                out.append((i, kind, text))
+    return out
+
+
+@pytest.mark.chapter
+@pytest.mark.parametrize("ch", CHAPTERS, ids=[c.slug for c in CHAPTERS])
+def test_same_seed_same_results(ch, monkeypatch):
+    first, second = _run(ch, monkeypatch), _run(ch, monkeypatch)
+    assert claims_of(first) == claims_of(second), "the claim results differ between two identical runs"
+    a, b = _record(first), _record(second)
+    diffs = [(x, y) for x, y in zip(a, b) if x != y]
+    assert len(a) == len(b) and not diffs, f"outputs differ between two runs with the same seed: {diffs[:3]}"
