@@ -74,6 +74,8 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     """Hex digest of a file (``"sha256"`` or ``"md5"``), read in chunks."""
     if algorithm not in {"sha256", "md5"}:
         raise ValueError(f"unknown checksum algorithm {algorithm!r}: expected 'sha256' or 'md5'")
+    if not isinstance(path, (str, os.PathLike)):  # open(0) would read standard input
+        raise ValueError(f"path must be a file path, got {type(path).__name__}")
     h = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

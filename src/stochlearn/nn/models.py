@@ -21,6 +21,8 @@ def mlp(sizes: Sequence[int], act: str = "relu") -> nn.Sequential:
     ``mlp([64, 128, 10])`` has :math:`64\\cdot128+128+128\\cdot10+10` parameters; the last layer
     has no activation (it outputs logits).
     """
+    if not isinstance(sizes, (list, tuple)):
+        raise ValueError(f"sizes must be a list of layer widths such as [64, 128, 10], got {type(sizes).__name__}")
     sizes = list(sizes)
     if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
         raise ValueError(f"sizes must list at least two positive integers, got {sizes!r}")

@@ -16,7 +16,8 @@ with :math:`g_0 = 0`. Introduced in {ref}`ch-diffgrad`.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Iterable
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -68,6 +69,12 @@ class DiffGrad(torch.optim.Optimizer):
             raise ValueError(f"invalid eps {eps!r}: expected a number >= 0")
         if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0.0):
             raise ValueError(f"invalid weight_decay {weight_decay!r}: expected a number >= 0")
+        if isinstance(params, Tensor) or not isinstance(params, Iterable):
+            raise ValueError("params must be an iterable of tensors or of parameter-group dicts, "
+                             f"such as model.parameters(); got {type(params).__name__}")
+        params = list(params)
+        if not params or not all(isinstance(p, (Tensor, dict)) for p in params):
+            raise ValueError("params must be a non-empty iterable of tensors or of parameter-group dicts")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
         super().__init__(params, defaults)
 
