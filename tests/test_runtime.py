@@ -70,6 +70,7 @@ def test_threads(monkeypatch):
     monkeypatch.delenv("STOCHLEARN_THREADS", raising=False)
     run = sl.setup(profile="quick")
     assert run.threads == 1 and torch.get_num_threads() == 1
+    assert sl.setup(profile="book").threads == 1
     monkeypatch.setenv("STOCHLEARN_THREADS", "2")
     assert sl.setup(profile="quick").threads == 2
     monkeypatch.setenv("STOCHLEARN_THREADS", "zero")

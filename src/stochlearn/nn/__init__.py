@@ -2,10 +2,14 @@
 
 * :func:`mlp` — a fully connected network ({ref}`ch-diffgrad` on).
 * :func:`resnet18` — the CIFAR variant of ResNet-18 for ``full`` runs.
+* :class:`GhostBatchNorm1d`, :class:`GhostBatchNorm2d`, :func:`replace_bn_with_ghost` — BatchNorm with
+  statistics per small "ghost" batch inside a large batch ({ref}`ch-ghost-batchnorm`).
 
 Each layer a chapter introduces lives in its own module here and is re-exported below.
 """
 
+from .ghost_bn import GhostBatchNorm1d, GhostBatchNorm2d, ghost_batch_norm, ghost_sizes, replace_bn_with_ghost
 from .models import ACTIVATIONS, mlp, resnet18
 
-__all__ = ["ACTIVATIONS", "mlp", "resnet18"]
+__all__ = ["ACTIVATIONS", "mlp", "resnet18",
+           "GhostBatchNorm1d", "GhostBatchNorm2d", "ghost_batch_norm", "ghost_sizes", "replace_bn_with_ghost"]
