@@ -53,7 +53,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             write_report(ch, profile, 0, wall, None, err)
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
-        tr.ensure_newline()
+        tr.write_line("")
         tr.write_sep("=", f"chapter wall times ({profile} profile, slowest first)")
         for r in rows:
             tr.write_line(r)

@@ -137,6 +137,16 @@ def _check_eps(eps: float, sde: SDE) -> float:
 
 
 @torch.no_grad()
+def _initial_state(sde, shape, x_init, generator, dtype, device) -> Tensor:
+    """Where a sampler starts: a draw from the prior, or the given ``x_init`` (conditional use)."""
+    if x_init is None:
+        return sde.prior_sampling(shape, generator=generator, dtype=dtype, device=device)
+    _check_tensor(x_init, "x_init")
+    if tuple(x_init.shape) != shape:
+        raise ValueError(f"x_init must have shape {shape}, got {tuple(x_init.shape)}")
+    return x_init.to(device=device, dtype=dtype)
+
+
 def pc_sample(score_fn: ScoreFn, sde: SDE, shape: Sequence[int], n_steps: int | None = None, *,
               predictor: str | None = "euler_maruyama", corrector: str | None = None, snr: float = 0.16,
               n_corrector: int = 1, eps: float = 1e-3, denoise: bool = True,
@@ -170,13 +180,7 @@ def pc_sample(score_fn: ScoreFn, sde: SDE, shape: Sequence[int], n_steps: int | 
     if isinstance(n_corrector, bool) or not isinstance(n_corrector, int) or n_corrector < 1:
         raise ValueError(f"n_corrector must be a positive integer, got {n_corrector!r}")
     eps = _check_eps(eps, sde)
-    if x_init is None:
-        x = sde.prior_sampling(shape, generator=generator, dtype=dtype, device=device)
-    else:
-        _check_tensor(x_init, "x_init")
-        if tuple(x_init.shape) != shape:
-            raise ValueError(f"x_init must have shape {shape}, got {tuple(x_init.shape)}")
-        x = x_init.to(device=device, dtype=dtype)
+    x = _initial_state(sde, shape, x_init, generator, dtype, device)
     dt = sde.T / n_steps
     x_mean, nfe = x, 0
     for t_i in time_grid(sde, n_steps, eps):
@@ -272,13 +276,7 @@ def ode_sample(score_fn: ScoreFn, sde: SDE, shape: Sequence[int], *, rtol: float
     _check_sde(sde)
     shape = _check_shape(shape)
     eps = _check_eps(eps, sde)
-    if x_init is None:
-        x = sde.prior_sampling(shape, generator=generator, dtype=dtype, device=device)
-    else:
-        _check_tensor(x_init, "x_init")
-        if tuple(x_init.shape) != shape:
-            raise ValueError(f"x_init must have shape {shape}, got {tuple(x_init.shape)}")
-        x = x_init.to(device=device, dtype=dtype)
+    x = _initial_state(sde, shape, x_init, generator, dtype, device)
     func = _Counted(sde, score_fn, shape, dtype)
     x = ode_solve(func, x.to(state_dtype), sde.T, eps, method=method, rtol=rtol, atol=atol,
                   n_steps=n_steps).to(dtype)

@@ -141,9 +141,16 @@ def _update_running(buf: Tensor, stats: Tensor, momentum: float | None, tracked:
 
 
 class _GhostMixin:
-    """Shared forward of the 1-d and 2-d ghost layers."""
+    """Shared constructor and forward of the 1-d and 2-d ghost layers."""
 
     ghost_batch_size: int
+
+    def __init__(self, num_features: int, ghost_batch_size: int = 32, eps: float = 1e-5,
+                 momentum: float | None = 0.1, affine: bool = True, track_running_stats: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        _check_bn_args(num_features, eps, momentum)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.ghost_batch_size = _check_ghost_size(ghost_batch_size)
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input_dim(x)
@@ -168,13 +175,6 @@ class GhostBatchNorm1d(_GhostMixin, nn.BatchNorm1d):
     ``ghost_batch_size`` rows. Introduced in {ref}`ch-ghost-batchnorm`.
     """
 
-    def __init__(self, num_features: int, ghost_batch_size: int = 32, eps: float = 1e-5,
-                 momentum: float | None = 0.1, affine: bool = True, track_running_stats: bool = True,
-                 device: Any = None, dtype: Any = None) -> None:
-        _check_bn_args(num_features, eps, momentum)
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
-        self.ghost_batch_size = _check_ghost_size(ghost_batch_size)
-
 
 class GhostBatchNorm2d(_GhostMixin, nn.BatchNorm2d):
     """Ghost BatchNorm for images ``(N, C, H, W)``: statistics per ghost batch over rows and positions.
@@ -182,13 +182,6 @@ class GhostBatchNorm2d(_GhostMixin, nn.BatchNorm2d):
     In eval mode it is identical to :class:`torch.nn.BatchNorm2d`. Introduced in
     {ref}`ch-ghost-batchnorm`.
     """
-
-    def __init__(self, num_features: int, ghost_batch_size: int = 32, eps: float = 1e-5,
-                 momentum: float | None = 0.1, affine: bool = True, track_running_stats: bool = True,
-                 device: Any = None, dtype: Any = None) -> None:
-        _check_bn_args(num_features, eps, momentum)
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
-        self.ghost_batch_size = _check_ghost_size(ghost_batch_size)
 
 
 def _check_bn_args(num_features: Any, eps: Any, momentum: Any) -> None:
