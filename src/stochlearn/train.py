@@ -23,6 +23,9 @@ __all__ = ["evaluate", "fit_classifier", "run_1d"]
 def _check_xy(X: Tensor, y: Tensor, name: str = "X") -> None:
     if not isinstance(X, Tensor) or not isinstance(y, Tensor):
         raise ValueError(f"{name} and its labels must be torch tensors")
+    if X.dim() < 1 or y.dim() != 1:
+        raise ValueError(f"{name} must have a first (example) dimension and the labels shape (n,), "
+                         f"got {tuple(X.shape)} and {tuple(y.shape)}")
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"{name} has {X.shape[0]} rows but its labels have {y.shape[0]}")
     if X.shape[0] == 0:
@@ -31,12 +34,21 @@ def _check_xy(X: Tensor, y: Tensor, name: str = "X") -> None:
         raise ValueError(f"labels must be int64 class indices, got {y.dtype}")
 
 
+def _device_of(model: nn.Module) -> torch.device:
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    first = next(model.parameters(), None)
+    if first is None:
+        raise ValueError("model has no parameters")
+    return first.device
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, X: Tensor, y: Tensor, batch_size: int = 1024,
              loss_fn: Callable[[Tensor, Tensor], Tensor] = nn.functional.cross_entropy) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``(X, y)``, in eval mode (the mode is restored)."""
     _check_xy(X, y)
-    device = next(model.parameters()).device
+    device = _device_of(model)
     was_training = model.training
     model.eval()
     total, correct = 0.0, 0
@@ -87,7 +99,9 @@ def fit_classifier(
         _check_xy(X_test, y_test, "X_test")
     if clip_grad_norm is not None and not (isinstance(clip_grad_norm, (int, float)) and clip_grad_norm > 0):
         raise ValueError(f"clip_grad_norm must be a positive number or None, got {clip_grad_norm!r}")
-    device = next(model.parameters()).device
+    device = _device_of(model)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     gen = torch.Generator().manual_seed(int(seed))
     n = X.shape[0]
     hist: dict[str, list[float]] = {"epoch": [], "batch_loss": [], "train_loss": [], "train_acc": []}

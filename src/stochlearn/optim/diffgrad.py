@@ -36,6 +36,8 @@ def diffgrad_friction(g_prev: Tensor, g: Tensor) -> Tensor:
         raise ValueError("diffgrad_friction expects two tensors")
     if g_prev.shape != g.shape:
         raise ValueError(f"gradient shapes differ: {tuple(g_prev.shape)} vs {tuple(g.shape)}")
+    if not (g_prev.is_floating_point() and g.is_floating_point()):
+        raise ValueError(f"gradients must be floating-point tensors, got {g_prev.dtype} and {g.dtype}")
     return torch.sigmoid((g_prev - g).abs())
 
 
