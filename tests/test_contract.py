@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tools.chapters import ROOT, chapters, front_matter, toc_files
+from tools.chapters import ROOT, chapters, code_cells, front_matter, toc_files
 
 CHAPTERS = chapters()
 IDS = [c.slug for c in CHAPTERS]
 BIB = (ROOT / "book" / "references.bib").read_text()
 BIBKEYS = set(re.findall(r"^@\w+\{([^,\s]+),", BIB, flags=re.M))
-
-
-def _code_cells(text: str) -> list[tuple[str, str]]:
-    """(options block, source) of every ```{code-cell} in a MyST notebook."""
-    return re.findall(r"^```\{code-cell\}[^\n]*\n((?::[^\n]*\n)*)\n?(.*?)^```", text, flags=re.M | re.S)
 
 
 def test_there_are_chapters_and_the_slugs_are_unique():
@@ -68,7 +63,7 @@ def test_front_matter(ch):
 @pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
 def test_structure(ch):
     text = ch.path.read_text(encoding="utf-8")
-    cells = _code_cells(text)
+    cells = code_cells(text)
     assert cells, "no code cells"
     first_opts, first_src = cells[0]
     assert "parameters" in first_opts, "the first code cell must be tagged `parameters`"

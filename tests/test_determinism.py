@@ -10,23 +10,15 @@ import nbformat
 import pytest
 
 from tools.chapters import chapters
-from tools.notebooks import clean_notebook
+from tools.notebooks import QUICK_ENV, clean_notebook, execute
 from tools.report import claims_of
 
 CHAPTERS = chapters()
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
 
-def _run(ch, monkeypatch):
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("STOCHLEARN_PROFILE", "quick")
-    monkeypatch.setenv("STOCHLEARN_QUIET", "1")
-    monkeypatch.setenv("STOCHLEARN_THREADS", "1")
-    nb = clean_notebook(ch)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(ch.path.parent)}}).execute()
-    return nb
+def _run(ch):
+    return execute(clean_notebook(ch), ch.path.parent, {**QUICK_ENV, "STOCHLEARN_THREADS": "1"})
 
 
 def _record(nb: nbformat.NotebookNode) -> list:
@@ -45,9 +37,10 @@ def _record(nb: nbformat.NotebookNode) -> list:
 
 @pytest.mark.chapter
 @pytest.mark.parametrize("ch", CHAPTERS, ids=[c.slug for c in CHAPTERS])
-def test_same_seed_same_results(ch, monkeypatch):
-    first, second = _run(ch, monkeypatch), _run(ch, monkeypatch)
-    assert claims_of(first) == claims_of(second), "the claim results differ between two identical runs"
+def test_same_seed_same_results(ch):
+    first, second = _run(ch), _run(ch)
+    c1, c2 = claims_of(first), claims_of(second)
+    assert c1 == c2, f"the claim results differ between two identical runs: {c1} != {c2}"
     a, b = _record(first), _record(second)
     diffs = [(x, y) for x, y in zip(a, b) if x != y]
     assert len(a) == len(b) and not diffs, f"outputs differ between two runs with the same seed: {diffs[:3]}"

@@ -1,6 +1,5 @@
 """The kernel start-up guard makes a chapter that tries to connect fail with a clear message."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,20 +11,12 @@ IPYTHONDIR = ROOT / "tools" / "ipython"
 
 def _execute(source: str, env: dict[str, str]):
     import nbformat
-    from nbclient import NotebookClient
+
+    from tools.notebooks import execute
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    execute(nb, env=env, allow_errors=True, timeout=60)
     return [o for o in nb.cells[0].outputs if o.output_type == "error"]
 
 

@@ -5,14 +5,13 @@ notebooks in _build/notebooks/), so every self-check passes there; the test belo
 student version and checks that it fails only in the stubs, with NotImplementedError.
 """
 
-import os
 import re
 
 import nbformat
 import pytest
 
 from tools.chapters import chapters
-from tools.notebooks import COLAB_TAG, clean_notebook, repository, student_notebook
+from tools.notebooks import COLAB_TAG, QUICK_ENV, clean_notebook, execute, repository, student_notebook
 
 CHAPTERS = chapters()
 IDS = [c.slug for c in CHAPTERS]
@@ -54,14 +53,8 @@ def test_student_notebook_stubs_solutions_and_keeps_checks(ch):
 
 @pytest.mark.chapter
 @pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
-def test_student_notebook_fails_only_in_the_stubs(ch, tmp_path, monkeypatch):
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("STOCHLEARN_PROFILE", "quick")
-    monkeypatch.setenv("STOCHLEARN_QUIET", "1")
-    st = student_notebook(clean_notebook(ch))
-    NotebookClient(st, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(ch.path.parent)}}).execute()
+def test_student_notebook_fails_only_in_the_stubs(ch):
+    st = execute(student_notebook(clean_notebook(ch)), ch.path.parent, QUICK_ENV, allow_errors=True)
     errors = [(c.metadata.get("tags", []), o.ename, o.evalue[:120]) for c in st.cells if c.cell_type == "code"
               for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors, "the student notebook ran without any stub raising"
@@ -70,4 +63,3 @@ def test_student_notebook_fails_only_in_the_stubs(ch, tmp_path, monkeypatch):
         assert {"solution", "check"} & set(tags), f"an error outside the exercises: {ename}: {evalue}"
     stub_cells = [c for c in st.cells if "solution" in c.metadata.get("tags", [])]
     assert all(any(o.output_type == "error" for o in c.outputs) for c in stub_cells)
-    assert os.environ["STOCHLEARN_PROFILE"] == "quick"

@@ -7,7 +7,7 @@ can run arbitrary code; `torch.load(..., weights_only=True)` and the binary CIFA
 import ast
 import re
 
-from tools.chapters import ROOT
+from tools.chapters import ROOT, code_cells
 
 SOURCES = sorted((ROOT / "src").rglob("*.py")) + sorted((ROOT / "tools").rglob("*.py")) \
     + sorted((ROOT / "book" / "_ext").rglob("*.py"))
@@ -18,7 +18,7 @@ UNSAFE_MODULES = {"pickle", "cPickle", "dill", "joblib", "shelve", "marshal"}
 def _code_of(path):
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".md":  # the code cells of a MyST notebook
-        return "\n".join(re.findall(r"^```\{code-cell\}[^\n]*\n(?:(?::[^\n]*\n)*)\n?(.*?)^```", text, flags=re.M | re.S))
+        return "\n".join(src for _, src in code_cells(text))
     return text
 
 

@@ -106,7 +106,7 @@ def execute_missing(jobs: int, strict_budget: bool = False) -> list[str]:
                 failed.append(ch.slug)
             times.append((wall, ch))
             n_ok = sum(c["passed"] for c in rep["claims"])
-            over = "  OVER 1.5 × BUDGET" if rep["over_budget"] else ""
+            over = "  OVER BUDGET" if rep["over_budget"] else ""
             print(f"  {ch.slug:<32} {wall:6.1f} s  claims {n_ok}/{len(rep['claims'])}"
                   f"{'  FAILED' if err else ''}{over}")
             if err:

@@ -7,6 +7,7 @@ source of its paper, budget and GPU flag.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,11 @@ def front_matter(path: Path) -> dict[str, Any]:
         return {}
     end = text.index("\n---", 4)
     return yaml.safe_load(text[4:end]) or {}
+
+
+def code_cells(text: str) -> list[tuple[str, str]]:
+    """(options block, source) of every ```{code-cell} of a MyST notebook's text."""
+    return re.findall(r"^```\{code-cell\}[^\n]*\n((?::[^\n]*\n)*)\n?(.*?)^```", text, flags=re.M | re.S)
 
 
 def to_notebook(ch: Chapter, out: Path | None = None) -> Path:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -271,6 +272,30 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cells.append(cell)
     nb.cells = cells
     nb.metadata["stochlearn"]["student"] = True
+    return nb
+
+
+#: The environment of a CI run at the quick profile.
+QUICK_ENV = {"STOCHLEARN_PROFILE": "quick", "STOCHLEARN_QUIET": "1"}
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path | str = ROOT, env: dict[str, str] | None = None,
+            allow_errors: bool = False, timeout: int = 600) -> nbformat.NotebookNode:
+    """Execute ``nb`` in place with nbclient; the kernel sees ``env`` on top of this process's."""
+    from nbclient import NotebookClient
+
+    env = env or {}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                       resources={"metadata": {"path": str(cwd)}}).execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return nb
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-TOLERANCE = 1.5
 _times: dict[str, float] = defaultdict(float)
 _failed: dict[str, str] = {}
 
@@ -33,7 +32,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not _times or hasattr(session.config, "workerinput"):  # only the controller reports
         return
     from .chapters import chapters
-    from .report import write_report
+    from .report import BUDGET_TOLERANCE, over_budget, write_report
 
     profile = os.environ.get("STOCHLEARN_PROFILE", "quick")
     by_slug = {ch.slug: ch for ch in chapters()}
@@ -44,9 +43,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         ch = by_slug.get(slug)
         budget = ch.budget(profile) if ch else None
         flag = ""
-        if budget is not None and wall > TOLERANCE * budget:
+        if over_budget(wall, budget):
             over.append(slug)
-            flag = f"  OVER {TOLERANCE:g} × budget"
+            flag = f"  OVER {BUDGET_TOLERANCE:g} × budget"
         rows.append(f"  {slug:<32} {wall:7.1f} s   budget {budget if budget is not None else '—'} s{flag}")
         if ch is not None:
             err = f"failed at {_failed[path]}" if path in _failed else None

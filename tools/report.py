@@ -14,6 +14,13 @@ from stochlearn.claims import CLAIMS_MIME
 
 from .chapters import REPORTS, Chapter
 
+#: A run fails its budget when it takes more than this many times the declared seconds.
+BUDGET_TOLERANCE = 1.5
+
+
+def over_budget(wall_s: float, budget_s: float | None) -> bool:
+    return budget_s is not None and wall_s > BUDGET_TOLERANCE * budget_s
+
 
 def claims_of(nb: nbformat.NotebookNode) -> list[dict[str, Any]] | None:
     """The claim results that `sl.Claims.report()` published in an executed notebook, or None."""
@@ -50,7 +57,7 @@ def write_report(ch: Chapter, profile: str, seed: int, wall_s: float, nb: nbform
         "seed": seed,
         "wall_s": round(wall_s, 2),
         "budget_s": budget,
-        "over_budget": bool(budget is not None and wall_s > 1.5 * budget),
+        "over_budget": over_budget(wall_s, budget),
         "claims": claims or [],
         "claims_passed": bool(claims) and all(c["passed"] for c in claims),
         "error": error,

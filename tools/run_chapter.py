@@ -17,7 +17,7 @@ import time
 from stochlearn.runtime import PROFILES
 
 from .chapters import EXECUTED, find, to_notebook
-from .report import write_report
+from .report import BUDGET_TOLERANCE, write_report
 
 
 def run(slug: str, profile: str, seed: int, timeout: int | None = None, quiet: bool = True) -> dict:
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print("FAILED: the chapter published no claim results (is `claims.report()` missing?)", file=sys.stderr)
         status = 1
     if rep["over_budget"]:
-        print(f"FAILED: {rep['wall_s']:.1f} s is more than 1.5 × the {rep['profile']} budget of "
+        print(f"FAILED: {rep['wall_s']:.1f} s is more than {BUDGET_TOLERANCE:g} × the {rep['profile']} budget of "
               f"{rep['budget_s']:g} s", file=sys.stderr)
         status = 1
     return status

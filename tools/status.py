@@ -12,7 +12,7 @@ import html
 from pathlib import Path
 
 from .chapters import ROOT, chapters
-from .report import load_reports, load_seed_reports
+from .report import BUDGET_TOLERANCE, load_reports, load_seed_reports, over_budget
 
 OUT = ROOT / "book" / "_generated" / "status.md"
 
@@ -20,7 +20,7 @@ OUT = ROOT / "book" / "_generated" / "status.md"
 def _time(rep: dict | None, budget: float | None) -> str:
     if rep is None:
         return "—"
-    mark = " ⚠ over budget" if budget is not None and rep["wall_s"] > 1.5 * budget else ""
+    mark = " ⚠ over budget" if over_budget(rep["wall_s"], budget) else ""  # today's budget, not the report's
     return f"{rep['wall_s']:.0f}{f' / {budget:g}' if budget else ''} s{mark}"
 
 
@@ -63,7 +63,7 @@ def render() -> str:
                 k = f"{held[c['claim']]}/{len(sr['seeds'])}" if c["claim"] in held else "—"
                 details.append(f"| {'✓' if c['passed'] else '✗'} | {claim} | `{detail}` | {k} |")
     head = ("Times are wall-clock seconds of the last run against the chapter's budget "
-            "(`quick`: one core, `book`: two cores); a run over 1.5 × its budget is marked ⚠. "
+            f"(`quick`: one core, `book`: two cores); a run over {BUDGET_TOLERANCE:g} × its budget is marked ⚠. "
             "*Seeds*: for how many of the seeds of the last `make seeds` run (book profile) the "
             "chapter's weakest claim held; a chapter passes with every claim holding for 4 of 5.\n")
     return head + "\n" + "\n".join(lines) + "\n\n## Claims of each chapter\n" + "\n".join(details) + "\n"
