@@ -85,6 +85,20 @@ def test_structure(ch):
         "the At-paper-scale cell must run when run.runs_paper_scale (full, and tiny at quick)")
 
 
+#: The book's code column shows 79 characters before it scrolls sideways (PEP 8's limit too).
+VISIBLE_CODE_WIDTH = 79
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
+def test_visible_code_fits_the_page(ch):
+    """Code a reader sees without expanding it needs no horizontal scrolling. Figure code in
+    `hide-input` cells is exempt: it is folded away on the page."""
+    long = [line for opts, src in code_cells(ch.path.read_text(encoding="utf-8"))
+            if "hide-input" not in opts and "remove-input" not in opts
+            for line in src.splitlines() if len(line) > VISIBLE_CODE_WIDTH]
+    assert not long, f"visible code lines over {VISIBLE_CODE_WIDTH} characters: {long}"
+
+
 @pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
 def test_no_download_at_import_or_in_book_profile(ch):
     text = ch.path.read_text(encoding="utf-8")

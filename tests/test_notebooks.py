@@ -63,3 +63,17 @@ def test_student_notebook_fails_only_in_the_stubs(ch):
         assert {"solution", "check"} & set(tags), f"an error outside the exercises: {ename}: {evalue}"
     stub_cells = [c for c in st.cells if "solution" in c.metadata.get("tags", [])]
     assert all(any(o.output_type == "error" for o in c.outputs) for c in stub_cells)
+
+
+def test_prune_removes_only_notebooks_that_left_the_toc(tmp_path):
+    from tools.notebooks import prune
+
+    kept = tmp_path / "01-part" / "kept.ipynb"
+    stale = tmp_path / "09-old-part" / "renamed.ipynb"
+    other = tmp_path / "01-part" / "README.txt"
+    for p in (kept, stale, other):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("{}")
+    assert prune(tmp_path, [kept]) == [stale]
+    assert kept.exists() and other.exists()
+    assert not stale.exists() and not stale.parent.exists()  # the emptied folder goes too

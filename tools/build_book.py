@@ -7,6 +7,9 @@
    when that hash changes the cache is cleared, so a library change re-executes every chapter.
 2. Chapters missing from the cache run in parallel (one process per core, at the `book`
    profile), exactly as Jupyter Book would run them, and go into the cache with their reports.
+   A chapter whose book run at seed 0 is already in `_build/executed` (the nightly matrix's
+   `make seeds` leaves it there), with a passing report made with the same library key and the
+   same code cells, is not run again: its outputs go into the cache as they are.
 3. The status page is generated from the reports, and `jupyter-book build . -W -n --keep-going`
    builds the site from the cache.
 """
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from .chapters import ROOT, Chapter, chapters, front_matter, library_key
+from .chapters import EXECUTED, REPORTS, ROOT, Chapter, chapters, front_matter, library_key
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 CACHE = ROOT / CONFIG["execute"]["cache"]
@@ -57,6 +60,35 @@ def _execute(path: str, timeout: int, threads: int):
     return nb, wall, (result.exc_string if result.err is not None else None)
 
 
+#: Cells of a generated notebook that are not in the MyST source myst-nb reads.
+_NOT_IN_SOURCE = {"injected-parameters", "colab-install"}
+
+
+def adopt_executed(ch: Chapter, executed: Path = EXECUTED, reports: Path = REPORTS):
+    """The chapter's executed book run at seed 0, as the notebook myst-nb reads with the run's
+    outputs grafted on, and its wall time; None unless the run passed, with the current library
+    key, on exactly the chapter's current code cells."""
+    import json
+
+    import nbformat
+
+    run, rep = executed / f"{ch.slug}-book-0.ipynb", reports / f"{ch.slug}-book-0.json"
+    if not (run.exists() and rep.exists()):
+        return None
+    report = json.loads(rep.read_text())
+    if not report.get("ok") or report.get("library_key") != library_key():
+        return None
+    done = [c for c in nbformat.read(run, as_version=4).cells if c.cell_type == "code"
+            and not _NOT_IN_SOURCE & set(c.get("metadata", {}).get("tags", []))]
+    nb = _read_like_myst_nb(ch.path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if len(code) != len(done) or any(a.source.strip() != b.source.strip() for a, b in zip(code, done)):
+        return None
+    for a, b in zip(code, done):
+        a.outputs, a.execution_count = b.outputs, b.get("execution_count")
+    return nb, float(report["wall_s"])
+
+
 def check_cache_key() -> None:
     key = library_key()
     if CACHE.exists() and (not KEY_FILE.exists() or KEY_FILE.read_text().strip() != key):
@@ -81,8 +113,18 @@ def execute_missing(jobs: int, strict_budget: bool = False) -> list[str]:
     for ch in chapters():
         try:
             cache.match_cache_notebook(_read_like_myst_nb(ch.path))
+            continue
         except KeyError:
+            pass
+        adopted = adopt_executed(ch)
+        if adopted is None:
             todo.append(ch)
+            continue
+        nb, wall = adopted
+        cache.cache_notebook_bundle(CacheBundleIn(nb, str(ch.path), data={"execution_seconds": wall}),
+                                    check_validity=False, overwrite=True)
+        print(f"  {ch.slug:<32} taken from {(EXECUTED / f'{ch.slug}-book-0.ipynb').relative_to(ROOT)}"
+              f" ({wall:.1f} s when it ran)")
     if not todo:
         print("every chapter is in the execution cache")
         return []

@@ -311,18 +311,32 @@ def main(argv: list[str] | None = None) -> list[Path]:
     ap.add_argument("--student", action="store_true", help="write the student notebooks instead")
     ap.add_argument("slugs", nargs="*", help="only these chapters (default: every chapter of the toc)")
     args = ap.parse_args(argv)
+    dest = STUDENT if args.student else BUILD / "notebooks"
     out = []
     for ch in chapters():
         if args.slugs and ch.slug not in args.slugs:
             continue
         nb = clean_notebook(ch)
-        if args.student:
-            out.append(write(student_notebook(nb), STUDENT / notebook_relpath(ch)))
-        else:
-            out.append(write(nb, BUILD / "notebooks" / notebook_relpath(ch)))
+        out.append(write(student_notebook(nb) if args.student else nb, dest / notebook_relpath(ch)))
     for p in out:
         print(p.relative_to(ROOT))
+    if not args.slugs:
+        for p in prune(dest, out):
+            print(f"removed {p.relative_to(ROOT)} (no longer a chapter of the toc)")
     return out
+
+
+def prune(dest: Path, keep: list[Path]) -> list[Path]:
+    """Delete the notebooks under ``dest`` that are not in ``keep``: chapters renamed, moved or
+    dropped from the toc would otherwise linger there, be tested by nbval and be published."""
+    keep = {p.resolve() for p in keep}
+    gone = [p for p in sorted(dest.rglob("*.ipynb")) if p.resolve() not in keep]
+    for p in gone:
+        p.unlink()
+    for d in sorted((d for d in dest.rglob("*") if d.is_dir()), reverse=True):
+        if not any(d.iterdir()):
+            d.rmdir()
+    return gone
 
 
 if __name__ == "__main__":

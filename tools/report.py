@@ -12,7 +12,7 @@ import nbformat
 
 from stochlearn.claims import CLAIMS_MIME
 
-from .chapters import REPORTS, Chapter
+from .chapters import REPORTS, Chapter, library_key
 
 #: A run fails its budget when it takes more than this many times the declared seconds.
 BUDGET_TOLERANCE = 1.5
@@ -64,6 +64,7 @@ def write_report(ch: Chapter, profile: str, seed: int, wall_s: float, nb: nbform
         "ok": error is None and bool(claims) and all(c["passed"] for c in claims),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()}, {platform.python_version()}",
+        "library_key": library_key(),  # which stochlearn and pins gave these numbers
     }
     path = report_path(ch.slug, profile, seed)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -63,7 +63,8 @@ def render() -> str:
                 k = f"{held[c['claim']]}/{len(sr['seeds'])}" if c["claim"] in held else "—"
                 details.append(f"| {'✓' if c['passed'] else '✗'} | {claim} | `{detail}` | {k} |")
     head = ("Times are wall-clock seconds of the last run against the chapter's budget "
-            f"(`quick`: one core, `book`: two cores); a run over {BUDGET_TOLERANCE:g} × its budget is marked ⚠. "
+            "(`quick`: one core; `book`: one core per chapter, two chapters side by side on two "
+            f"cores); a run over {BUDGET_TOLERANCE:g} × its budget is marked ⚠. "
             "*Seeds*: for how many of the seeds of the last `make seeds` run (book profile) the "
             "chapter's weakest claim held; a chapter passes with every claim holding for 4 of 5.\n")
     return head + "\n" + "\n".join(lines) + "\n\n## Claims of each chapter\n" + "\n".join(details) + "\n"
