@@ -202,6 +202,26 @@ def test_ode_sampler_survives_a_sharp_mixture_score(sde, eps):
     assert d.mode_balance(x, ring.centers) < 2.0
 
 
+def test_vp_corrector_needs_more_steps_than_beta_max():
+    """α_i = 1 − β(t)Δt: with β_max = 20 and T = 1, 20 steps or fewer make it ≤ 0 (zero or NaN steps)."""
+    sde = d.VPSDE(0.1, 20.0)
+    score = _gaussian_score(sde, 0.5)
+    with pytest.raises(ValueError, match="n_steps > β_max"):
+        d.pc_sample(score, sde, (16, 2), 10, corrector="langevin", generator=_gen(0))
+    with pytest.raises(ValueError, match=r"1 − β\(t\)Δt"):
+        d.pc_sample(score, sde, (16, 2), 20, corrector="langevin", generator=_gen(0))
+    with pytest.raises(ValueError, match="reverse-diffusion"):
+        d.pc_sample(score, sde, (16, 2), 10, predictor="reverse_diffusion", generator=_gen(0))
+    assert torch.isfinite(d.pc_sample(score, sde, (16, 2), 25, predictor="reverse_diffusion",
+                                      generator=_gen(0))).all()
+    x = d.pc_sample(score, sde, (16, 2), 25, corrector="langevin", generator=_gen(0))
+    assert torch.isfinite(x).all()
+    assert torch.isfinite(d.pc_sample(score, sde, (16, 2), 10, generator=_gen(0))).all()  # no corrector
+    ve = d.VESDE(0.01, 50.0)  # α = 1 for VE: any number of steps
+    assert torch.isfinite(d.pc_sample(_gaussian_score(ve, 0.5), ve, (16, 2), 3, corrector="langevin",
+                                      generator=_gen(0))).all()
+
+
 def test_langevin_step_size_rule_and_stationarity():
     x, noise, score = torch.randn(10, 3), torch.randn(10, 3), torch.randn(10, 3)
     eps = d.langevin_step_size(score, noise, 0.16, torch.full((10,), 0.9))
@@ -227,8 +247,8 @@ def test_pc_sampler_is_reproducible_and_supports_projection():
         x[:, 0], x_mean[:, 0] = 0.7, 0.7
         return x, x_mean
 
-    c = d.pc_sample(score, sde, (16, 2), 20, corrector="langevin", project=clamp_first, generator=_gen(1))
-    assert torch.all(c[:, 0] == 0.7)
+    c = d.pc_sample(score, sde, (16, 2), 25, corrector="langevin", project=clamp_first, generator=_gen(1))
+    assert torch.all(c[:, 0] == 0.7) and torch.isfinite(c).all()
 
 
 # --- likelihoods ----------------------------------------------------------------------------------

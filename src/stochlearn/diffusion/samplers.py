@@ -161,7 +161,9 @@ def pc_sample(score_fn: ScoreFn, sde: SDE, shape: Sequence[int], n_steps: int | 
     ``'reverse_diffusion'``; ``None`` for corrector-only sampling). Returns the last step's
     noise-free mean if ``denoise`` (and the number of score evaluations if ``return_nfe``).
     ``x_init`` replaces the prior draw; ``project(x, x_mean, t)`` is applied after each update
-    (conditional sampling, inpainting).
+    (conditional sampling, inpainting). With a corrector or the reverse-diffusion predictor on a
+    VP SDE, ``n_steps`` must exceed :math:`\beta_{\max}T`, or the factor :math:`1-\beta_i` of
+    their steps is not positive and the step would be zero or NaN: a ``ValueError`` says so.
     """
     _check_callable(score_fn, "score_fn")
     _check_sde(sde)
@@ -180,8 +182,17 @@ def pc_sample(score_fn: ScoreFn, sde: SDE, shape: Sequence[int], n_steps: int | 
     if isinstance(n_corrector, bool) or not isinstance(n_corrector, int) or n_corrector < 1:
         raise ValueError(f"n_corrector must be a positive integer, got {n_corrector!r}")
     eps = _check_eps(eps, sde)
-    x = _initial_state(sde, shape, x_init, generator, dtype, device)
     dt = sde.T / n_steps
+    if corrector is not None or predictor == "reverse_diffusion":
+        # VP: both use 1 − β_i = 1 − β(t)Δt (the corrector's α_i, and √(1 − β_i) in the
+        # reverse-diffusion step), which must stay positive on the whole grid
+        alpha = sde.corrector_alpha(time_grid(sde, n_steps, eps), dt)
+        if not bool((alpha > 0).all()):
+            raise ValueError(
+                f"1 − β(t)Δt, the step factor of the Langevin corrector and of the reverse-diffusion "
+                f"predictor, reaches {float(alpha.min()):.2f} ≤ 0 with n_steps={n_steps}: their steps "
+                "are zero or NaN there; use more steps (a VP SDE needs n_steps > β_max·T)")
+    x = _initial_state(sde, shape, x_init, generator, dtype, device)
     x_mean, nfe = x, 0
     for t_i in time_grid(sde, n_steps, eps):
         t = torch.full(shape[:1], float(t_i), dtype=dtype, device=x.device)
