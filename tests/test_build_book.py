@@ -9,7 +9,7 @@ import json
 import nbformat
 import pytest
 
-from tools.build_book import adopt_executed
+from tools.build_book import _read_like_myst_nb, adopt_executed
 from tools.chapters import chapters, library_key
 from tools.notebooks import clean_notebook
 
@@ -36,7 +36,8 @@ def _fake_run(tmp_path, ok=True, key=None, edit=None):
 
 
 def test_adopts_a_passing_run_of_the_same_code(tmp_path):
-    nb, wall = adopt_executed(CH, *_fake_run(tmp_path))
+    nb = _read_like_myst_nb(CH.path)
+    wall = adopt_executed(CH, nb, *_fake_run(tmp_path))
     outs = [c.outputs[0].text for c in nb.cells if c.cell_type == "code"]
     assert wall == 12.5
     # the colab-install and injected-parameters cells are not in the MyST source: skipped
@@ -47,8 +48,10 @@ def test_adopts_a_passing_run_of_the_same_code(tmp_path):
 @pytest.mark.parametrize("bad", [dict(ok=False), dict(key="0" * 16), dict(edit=True)],
                          ids=["failed run", "other library", "other code"])
 def test_refuses_a_run_that_is_not_the_same(tmp_path, bad):
-    assert adopt_executed(CH, *_fake_run(tmp_path, **bad)) is None
+    nb = _read_like_myst_nb(CH.path)
+    assert adopt_executed(CH, nb, *_fake_run(tmp_path, **bad)) is None
+    assert not any(c.get("outputs") for c in nb.cells)  # nothing grafted
 
 
 def test_nothing_to_adopt(tmp_path):
-    assert adopt_executed(CH, tmp_path, tmp_path) is None
+    assert adopt_executed(CH, _read_like_myst_nb(CH.path), tmp_path, tmp_path) is None

@@ -28,6 +28,8 @@ from pathlib import Path
 import yaml
 
 from .chapters import EXECUTED, REPORTS, ROOT, Chapter, chapters, front_matter, library_key
+from .notebooks import COLAB_TAG
+from .report import executed_path, report_path
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 CACHE = ROOT / CONFIG["execute"]["cache"]
@@ -61,18 +63,18 @@ def _execute(path: str, timeout: int, threads: int):
 
 
 #: Cells of a generated notebook that are not in the MyST source myst-nb reads.
-_NOT_IN_SOURCE = {"injected-parameters", "colab-install"}
+_NOT_IN_SOURCE = {"injected-parameters", COLAB_TAG}
 
 
-def adopt_executed(ch: Chapter, executed: Path = EXECUTED, reports: Path = REPORTS):
-    """The chapter's executed book run at seed 0, as the notebook myst-nb reads with the run's
-    outputs grafted on, and its wall time; None unless the run passed, with the current library
-    key, on exactly the chapter's current code cells."""
+def adopt_executed(ch: Chapter, nb, executed: Path = EXECUTED, reports: Path = REPORTS) -> float | None:
+    """Graft the chapter's executed book run at seed 0 onto ``nb``, the notebook myst-nb reads
+    from the chapter, and return the run's wall time; leave ``nb`` alone and return None unless
+    the run passed, with the current library key, on exactly the chapter's current code cells."""
     import json
 
     import nbformat
 
-    run, rep = executed / f"{ch.slug}-book-0.ipynb", reports / f"{ch.slug}-book-0.json"
+    run, rep = executed_path(ch.slug, "book", 0, executed), report_path(ch.slug, "book", 0, reports)
     if not (run.exists() and rep.exists()):
         return None
     report = json.loads(rep.read_text())
@@ -80,13 +82,12 @@ def adopt_executed(ch: Chapter, executed: Path = EXECUTED, reports: Path = REPOR
         return None
     done = [c for c in nbformat.read(run, as_version=4).cells if c.cell_type == "code"
             and not _NOT_IN_SOURCE & set(c.get("metadata", {}).get("tags", []))]
-    nb = _read_like_myst_nb(ch.path)
     code = [c for c in nb.cells if c.cell_type == "code"]
     if len(code) != len(done) or any(a.source.strip() != b.source.strip() for a, b in zip(code, done)):
         return None
     for a, b in zip(code, done):
         a.outputs, a.execution_count = b.outputs, b.get("execution_count")
-    return nb, float(report["wall_s"])
+    return float(report["wall_s"])
 
 
 def check_cache_key() -> None:
@@ -111,19 +112,19 @@ def execute_missing(jobs: int, strict_budget: bool = False) -> list[str]:
     cache = get_cache(str(CACHE))
     todo = []
     for ch in chapters():
+        nb = _read_like_myst_nb(ch.path)
         try:
-            cache.match_cache_notebook(_read_like_myst_nb(ch.path))
+            cache.match_cache_notebook(nb)
             continue
         except KeyError:
             pass
-        adopted = adopt_executed(ch)
-        if adopted is None:
+        wall = adopt_executed(ch, nb)
+        if wall is None:
             todo.append(ch)
             continue
-        nb, wall = adopted
         cache.cache_notebook_bundle(CacheBundleIn(nb, str(ch.path), data={"execution_seconds": wall}),
                                     check_validity=False, overwrite=True)
-        print(f"  {ch.slug:<32} taken from {(EXECUTED / f'{ch.slug}-book-0.ipynb').relative_to(ROOT)}"
+        print(f"  {ch.slug:<32} taken from {executed_path(ch.slug, 'book', 0).relative_to(ROOT)}"
               f" ({wall:.1f} s when it ran)")
     if not todo:
         print("every chapter is in the execution cache")

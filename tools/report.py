@@ -12,7 +12,7 @@ import nbformat
 
 from stochlearn.claims import CLAIMS_MIME
 
-from .chapters import REPORTS, Chapter, library_key
+from .chapters import EXECUTED, REPORTS, Chapter, library_key
 
 #: A run fails its budget when it takes more than this many times the declared seconds.
 BUDGET_TOLERANCE = 1.5
@@ -41,8 +41,14 @@ def error_of(nb: nbformat.NotebookNode) -> str | None:
     return None
 
 
-def report_path(slug: str, profile: str, seed: int) -> Path:
-    return REPORTS / f"{slug}-{profile}-{seed}.json"
+def report_path(slug: str, profile: str, seed: int, reports: Path = REPORTS) -> Path:
+    """The report of one run (tools/run_chapter.py, tools/seeds.py, the book build)."""
+    return reports / f"{slug}-{profile}-{seed}.json"
+
+
+def executed_path(slug: str, profile: str, seed: int, executed: Path = EXECUTED) -> Path:
+    """The executed notebook of one run, beside its report."""
+    return executed / f"{slug}-{profile}-{seed}.ipynb"
 
 
 def write_report(ch: Chapter, profile: str, seed: int, wall_s: float, nb: nbformat.NotebookNode | None,

@@ -16,8 +16,8 @@ import time
 
 from stochlearn.runtime import PROFILES
 
-from .chapters import EXECUTED, find, to_notebook
-from .report import BUDGET_TOLERANCE, write_report
+from .chapters import find, to_notebook
+from .report import BUDGET_TOLERANCE, executed_path, write_report
 
 
 def run(slug: str, profile: str, seed: int, timeout: int | None = None, quiet: bool = True) -> dict:
@@ -25,7 +25,7 @@ def run(slug: str, profile: str, seed: int, timeout: int | None = None, quiet: b
     import papermill as pm
 
     ch = find(slug)
-    out = EXECUTED / f"{slug}-{profile}-{seed}.ipynb"
+    out = executed_path(slug, profile, seed)
     src = to_notebook(ch, out.with_suffix(".source.ipynb"))  # a private copy: parallel runs do not race
     budget = ch.budget(profile)
     if timeout is None:  # never wait forever, and never kill a run that is merely slow

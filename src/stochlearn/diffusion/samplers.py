@@ -182,11 +182,11 @@ def pc_sample(score_fn: ScoreFn, sde: SDE, shape: Sequence[int], n_steps: int | 
     if isinstance(n_corrector, bool) or not isinstance(n_corrector, int) or n_corrector < 1:
         raise ValueError(f"n_corrector must be a positive integer, got {n_corrector!r}")
     eps = _check_eps(eps, sde)
-    dt = sde.T / n_steps
+    dt, times = sde.T / n_steps, time_grid(sde, n_steps, eps)
     if corrector is not None or predictor == "reverse_diffusion":
         # VP: both use 1 − β_i = 1 − β(t)Δt (the corrector's α_i, and √(1 − β_i) in the
         # reverse-diffusion step), which must stay positive on the whole grid
-        alpha = sde.corrector_alpha(time_grid(sde, n_steps, eps), dt)
+        alpha = sde.corrector_alpha(times, dt)
         if not bool((alpha > 0).all()):
             raise ValueError(
                 f"1 − β(t)Δt, the step factor of the Langevin corrector and of the reverse-diffusion "
@@ -194,7 +194,7 @@ def pc_sample(score_fn: ScoreFn, sde: SDE, shape: Sequence[int], n_steps: int | 
                 "are zero or NaN there; use more steps (a VP SDE needs n_steps > β_max·T)")
     x = _initial_state(sde, shape, x_init, generator, dtype, device)
     x_mean, nfe = x, 0
-    for t_i in time_grid(sde, n_steps, eps):
+    for t_i in times:
         t = torch.full(shape[:1], float(t_i), dtype=dtype, device=x.device)
         if corrector is not None:
             for _ in range(n_corrector):

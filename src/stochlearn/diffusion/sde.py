@@ -58,6 +58,14 @@ def _positive(name: str, value: float) -> float:
     return float(value)
 
 
+def _positive_range(lo_name: str, lo: float, hi_name: str, hi: float) -> tuple[float, float]:
+    """Two finite numbers with 0 < lo < hi (σ_min < σ_max, β_min < β_max)."""
+    lo, hi = _positive(lo_name, lo), _positive(hi_name, hi)
+    if not lo < hi:
+        raise ValueError(f"need {lo_name} < {hi_name}, got {lo} and {hi}")
+    return lo, hi
+
+
 def _check_batch(x: Tensor, t: Tensor) -> None:
     if not isinstance(x, Tensor) or not isinstance(t, Tensor):
         raise ValueError("x and t must be tensors")
@@ -165,10 +173,7 @@ class VESDE(SDE):
 
     def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0, N: int = 1000) -> None:
         super().__init__(N)
-        self.sigma_min = _positive("sigma_min", sigma_min)
-        self.sigma_max = _positive("sigma_max", sigma_max)
-        if not self.sigma_min < self.sigma_max:
-            raise ValueError(f"need sigma_min < sigma_max, got {sigma_min} and {sigma_max}")
+        self.sigma_min, self.sigma_max = _positive_range("sigma_min", sigma_min, "sigma_max", sigma_max)
         self.log_ratio = math.log(self.sigma_max / self.sigma_min)
 
     def _params(self) -> dict:
@@ -212,10 +217,7 @@ class VPSDE(SDE):
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, N: int = 1000) -> None:
         super().__init__(N)
-        self.beta_min = _positive("beta_min", beta_min)
-        self.beta_max = _positive("beta_max", beta_max)
-        if not self.beta_min < self.beta_max:
-            raise ValueError(f"need beta_min < beta_max, got {beta_min} and {beta_max}")
+        self.beta_min, self.beta_max = _positive_range("beta_min", beta_min, "beta_max", beta_max)
 
     def _params(self) -> dict:
         return {"beta_min": self.beta_min, "beta_max": self.beta_max, "N": self.N}
