@@ -8,7 +8,7 @@ NAME   ?= diffgrad
 PROFILE ?= book
 SEED   ?= 0
 
-.PHONY: help venv test unit book browser chapter seeds notebooks student status clean
+.PHONY: help venv test unit book browser chapter seeds mutations notebooks student status clean
 
 help:
 	@echo "make test                                    unit + contract tests, every chapter at 'quick' (nbval)"
@@ -16,6 +16,7 @@ help:
 	@echo "make browser                                 check the built site in headless Chromium, and its links"
 	@echo "make chapter NAME=diffgrad PROFILE=book SEED=0   run one chapter with papermill, write its report"
 	@echo "make seeds NAME=diffgrad PROFILE=book SEEDS=0-4  run seeds in parallel; per claim, how many hold"
+	@echo "make mutations NAME=diffgrad PROFILE=book    each wrong implementation: by how much each claim fails"
 	@echo "make notebooks                               one clean .ipynb per chapter in _build/notebooks/"
 	@echo "make student                                 student notebooks (solutions stubbed) in _build/student/"
 	@echo "make status                                  regenerate the status page from _build/reports/"
@@ -53,6 +54,11 @@ chapter: venv
 SEEDS ?= 0-4
 seeds: venv
 	$(PY) -m tools.seeds $(NAME) --profile $(PROFILE) --seeds $(SEEDS) --jobs $(JOBS)
+
+# The chapter as it is and with each wrong implementation of its front matter (seed 0): for every
+# claim a mutation must fail, the correct value, the threshold and the mutated value.
+mutations: venv
+	$(PY) -m tools.mutate $(NAME) --profile $(PROFILE) --seed $(SEED) --jobs $(JOBS)
 
 notebooks: venv
 	$(PY) -m tools.notebooks

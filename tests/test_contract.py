@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.chapters import ROOT, chapters, code_cells, front_matter, toc_files
+from tools.chapters import ROOT, chapters, claim_labels, code_cells, front_matter, toc_files
 
 CHAPTERS = chapters()
 IDS = [c.slug for c in CHAPTERS]
@@ -57,7 +57,46 @@ def test_front_matter(ch):
     mutations = meta.get("mutations")
     assert mutations, "list at least one wrong implementation the claims must catch (stochlearn.mutations)"
     for m in mutations:
-        assert m.get("name") and m.get("code") and m.get("fails"), m
+        assert m.get("name") and (m.get("code") or m.get("replace")) and m.get("fails"), m
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
+def test_every_claim_can_fail(ch):
+    """Every claim is failed by a listed wrong implementation, or is declared a `baseline` claim with
+    its reason; a claim whose label names the method fails when the method is taken out."""
+    labels = claim_labels(ch.path.read_text(encoding="utf-8"))
+    assert len(labels) >= 3, f"a chapter checks at least three claims, labelled 'C1 ...', 'C2 ...': {sorted(labels)}"
+    mutations = ch.meta.get("mutations", [])
+    baseline = ch.meta.get("baseline", {}) or {}
+    assert isinstance(baseline, dict), "`baseline` maps a claim id to the reason it cannot fail with the method"
+    for cid, why in baseline.items():
+        assert cid in labels, f"baseline claim {cid} is not among the chapter's claims {sorted(labels)}"
+        assert isinstance(why, str) and len(why.split()) >= 5, f"say in one line why {cid} is a baseline claim"
+    failed = set()
+    for m in mutations:
+        unknown = set(m["fails"]) - set(labels)
+        assert not unknown, f"mutation {m['name']!r} lists claims the chapter does not have: {sorted(unknown)}"
+        failed |= set(m["fails"])
+    uncovered = sorted(set(labels) - failed - set(baseline), key=lambda c: int(c[1:]))
+    assert not uncovered, (f"no mutation fails {uncovered}: add a wrong implementation that does, or declare "
+                           "them `baseline` claims (they test the phenomenon, not the method) with the reason")
+    removers = [m for m in mutations if m.get("removes")]
+    assert removers, ("mark the mutation that takes the method out with `removes: [the words that name the "
+                      "method in the claim labels]`")
+    for m in removers:
+        for term in m["removes"]:
+            named = [cid for cid, label in labels.items()
+                     if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", label, flags=re.I)]
+            missed = sorted(set(named) - set(m["fails"]))
+            assert not missed, (f"{missed} name {term!r} but the mutation that removes it "
+                                f"({m['name']!r}) does not fail them")
+
+
+def test_claim_labels_are_read_from_the_code():
+    text = ('```{code-cell} ipython3\nclaims = sl.Claims(run)\nclaims.check(\n    "C1 (paper) a "\n'
+            '    "b", claims.at_least("x", 1, 0))\nclaims.check(f"C2 {n} seeds", ok)\n'
+            'claims.check("C3 c" + (" [q]" if q else ""), ok)\nother.check("C9", ok)\n```\n')
+    assert claim_labels(text) == {"C1": "C1 (paper) a b", "C2": "C2  seeds", "C3": "C3 c"}
 
 
 @pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
@@ -98,6 +137,24 @@ def test_visible_code_fits_the_page(ch):
             if "hide-input" not in opts and "remove-input" not in opts
             for line in src.splitlines() if len(line) > VISIBLE_CODE_WIDTH]
     assert not long, f"visible code lines over {VISIBLE_CODE_WIDTH} characters: {long}"
+
+
+#: Library code rendered with sl.show sits in the same column as the code cells (book CSS).
+SHOWN_CODE_WIDTH = 80
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
+def test_library_code_shown_fits_the_page(ch):
+    """Every `sl.show(...)` of a chapter renders source lines within 80 columns."""
+    import stochlearn as sl
+
+    ns = {"sl": sl, "D": sl.diffusion}
+    long = []
+    for _, src in code_cells(ch.path.read_text(encoding="utf-8")):
+        for expr in re.findall(r"sl\.show\(([^()]*)\)", src):
+            code = sl.show(eval(expr, ns)).code  # noqa: S307 - the chapter's own expression
+            long += [f"{expr}: {line}" for line in code.splitlines() if len(line) > SHOWN_CODE_WIDTH]
+    assert not long, f"lines of code shown with sl.show over {SHOWN_CODE_WIDTH} characters: {long}"
 
 
 @pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)

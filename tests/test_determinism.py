@@ -5,6 +5,7 @@ the two runs (text outputs, tables); figures are compared by their presence, not
 """
 
 import re
+from functools import lru_cache
 
 import nbformat
 import pytest
@@ -19,6 +20,13 @@ ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
 def _run(ch):
     return execute(clean_notebook(ch), ch.path.parent, {**QUICK_ENV, "STOCHLEARN_THREADS": "1"})
+
+
+@lru_cache(maxsize=None)
+def _first_run(slug):
+    """One quick run per chapter, shared by the tests of this module (xdist keeps a module on one
+    worker with --dist loadscope)."""
+    return _run(next(c for c in CHAPTERS if c.slug == slug))
 
 
 def _record(nb: nbformat.NotebookNode) -> list:
@@ -60,9 +68,20 @@ def test_record_ignores_how_stdout_is_chunked():
 @pytest.mark.chapter
 @pytest.mark.parametrize("ch", CHAPTERS, ids=[c.slug for c in CHAPTERS])
 def test_same_seed_same_results(ch):
-    first, second = _run(ch), _run(ch)
+    first, second = _first_run(ch.slug), _run(ch)
     c1, c2 = claims_of(first), claims_of(second)
     assert c1 == c2, f"the claim results differ between two identical runs: {c1} != {c2}"
     a, b = _record(first), _record(second)
     diffs = [(x, y) for x, y in zip(a, b) if x != y]
     assert len(a) == len(b) and not diffs, f"outputs differ between two runs with the same seed: {diffs[:3]}"
+
+
+@pytest.mark.chapter
+@pytest.mark.parametrize("ch", CHAPTERS, ids=[c.slug for c in CHAPTERS])
+def test_every_claim_shows_its_numbers(ch):
+    """Each claim is made of conditions (a value against a threshold), so that the table, the seed
+    sweep and `make mutations` can show the number behind every ✓ and ✗."""
+    claims = claims_of(_first_run(ch.slug))
+    assert claims, "the chapter published no claims table"
+    bare = [c["claim"][:60] for c in claims if not c.get("conditions")]
+    assert not bare, f"claims without conditions (use claims.at_least(...) and its siblings): {bare}"

@@ -6,6 +6,7 @@ source of its paper, budget and GPU flag.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 from dataclasses import dataclass
@@ -96,6 +97,36 @@ def front_matter(path: Path) -> dict[str, Any]:
 def code_cells(text: str) -> list[tuple[str, str]]:
     """(options block, source) of every ```{code-cell} of a MyST notebook's text."""
     return re.findall(r"^```\{code-cell\}[^\n]*\n((?::[^\n]*\n)*)\n?(.*?)^```", text, flags=re.M | re.S)
+
+
+def _label_text(node: ast.AST) -> str | None:
+    """The literal text of a claim label: a string, an f-string's literal parts, or the left-most
+    string of a concatenation (``"C4 ..." + suffix``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _label_text(node.left)
+    return None
+
+
+def claim_labels(text: str) -> dict[str, str]:
+    """{claim id: label} of every ``claims.check("C<n> ...", ...)`` call in a chapter's code cells."""
+    out: dict[str, str] = {}
+    for _, src in code_cells(text):
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:  # a cell with IPython syntax holds no claims
+            continue
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "check"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "claims" and node.args):
+                label = _label_text(node.args[0])
+                m = re.match(r"(C\d+)\b", label or "")
+                if m:
+                    out[m.group(1)] = label
+    return out
 
 
 def to_notebook(ch: Chapter, out: Path | None = None) -> Path:

@@ -80,14 +80,25 @@ def write_report(ch: Chapter, profile: str, seed: int, wall_s: float, nb: nbform
 
 def load_reports() -> list[dict[str, Any]]:
     """Reports of single runs (not the seed summaries)."""
-    paths = sorted(p for p in REPORTS.glob("*.json") if not p.name.endswith("-seeds.json")) if REPORTS.exists() else []
+    paths = sorted(p for p in REPORTS.glob("*.json")
+                   if not p.name.endswith(("-seeds.json", "-mutations.json"))) if REPORTS.exists() else []
     return [json.loads(p.read_text()) for p in paths]
+
+
+def _summaries(suffix: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The reports `<slug>-<profile>-<suffix>.json` by (slug, profile)."""
+    out = {}
+    for p in sorted(REPORTS.glob(f"*-{suffix}.json")) if REPORTS.exists() else []:
+        rep = json.loads(p.read_text())
+        out[rep["slug"], rep["profile"]] = rep
+    return out
+
+
+def load_mutation_reports() -> dict[tuple[str, str], dict[str, Any]]:
+    """Mutation margins (tools/mutate.py) by (slug, profile)."""
+    return _summaries("mutations")
 
 
 def load_seed_reports() -> dict[tuple[str, str], dict[str, Any]]:
     """Seed-robustness summaries (tools/seeds.py) by (slug, profile)."""
-    out = {}
-    for p in sorted(REPORTS.glob("*-seeds.json")) if REPORTS.exists() else []:
-        rep = json.loads(p.read_text())
-        out[rep["slug"], rep["profile"]] = rep
-    return out
+    return _summaries("seeds")

@@ -12,7 +12,7 @@ import html
 from pathlib import Path
 
 from .chapters import ROOT, chapters
-from .report import BUDGET_TOLERANCE, load_reports, load_seed_reports, over_budget
+from .report import BUDGET_TOLERANCE, load_mutation_reports, load_reports, load_seed_reports, over_budget
 
 OUT = ROOT / "book" / "_generated" / "status.md"
 
@@ -24,6 +24,38 @@ def _time(rep: dict | None, budget: float | None) -> str:
     return f"{rep['wall_s']:.0f}{f' / {budget:g}' if budget else ''} s{mark}"
 
 
+def _cell(x: str) -> str:
+    return x.replace("|", "\\|")
+
+
+def mutation_table(rep: dict) -> list[str]:
+    """The margins of `make mutations`: per mutation and claim it must fail, each condition."""
+    from stochlearn.claims import OPS
+
+    from .mutate import _num
+
+    out = [f"\nWrong implementations at `{rep['profile']}`, seed {rep['seed']} (`make mutations`, "
+           f"finished {rep['finished']}); a clear miss is at least {rep['clear_fraction']:g} of the "
+           "distance between the correct and the mutated value.\n",
+           "| mutation | claim | condition | correct | threshold | mutated | verdict |",
+           "|---|---|---|---|---|---|---|"]
+    for m in rep["mutations"]:
+        if not m["claims"]:
+            out.append(f"| {_cell(m['name'])} | | | | | | crashed: `{_cell((m['error'] or '')[:60])}` |")
+            continue
+        for v in m["verdicts"]:
+            cid = v["claim"].split()[0]
+            for c in v["conditions"] or [None]:
+                if c is None:
+                    out.append(f"| {_cell(m['name'])} | {cid} | | | | | {v['verdict']} |")
+                    continue
+                verdict = ("⚠ not caught" if v["verdict"] == "holds" else "holds" if c["passed"]
+                           else "misses clearly" if c["clear"] else "⚠ misses narrowly")
+                out.append(f"| {_cell(m['name'])} | {cid} | {_cell(c['name'])} | {_num(c['correct'])} "
+                           f"| {OPS[c['op']]} {_num(c['threshold'])} | {_num(c['mutated'])} | {verdict} |")
+    return out
+
+
 def render() -> str:
     reports = load_reports()
     latest: dict[tuple[str, str], dict] = {}
@@ -31,6 +63,7 @@ def render() -> str:
     for rep in sorted(reports, key=lambda r: (r["seed"] == 0, r["finished"])):
         latest[rep["slug"], rep["profile"]] = rep
     seeds = load_seed_reports()
+    margins = load_mutation_reports()
     lines = [
         "| chapter | paper | quick | book | claims | seeds |",
         "|---|---|---|---|---|---|",
@@ -62,6 +95,8 @@ def render() -> str:
                 detail = c["detail"].replace("|", "\\|")
                 k = f"{held[c['claim']]}/{len(sr['seeds'])}" if c["claim"] in held else "—"
                 details.append(f"| {'✓' if c['passed'] else '✗'} | {claim} | `{detail}` | {k} |")
+        if (ch.slug, "book") in margins:
+            details += mutation_table(margins[ch.slug, "book"])
     head = ("Times are wall-clock seconds of the last run against the chapter's budget "
             "(`quick`: one core; `book`: one core per chapter, two chapters side by side on two "
             f"cores); a run over {BUDGET_TOLERANCE:g} × its budget is marked ⚠. "

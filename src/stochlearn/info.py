@@ -169,26 +169,47 @@ def discrete_mi(A, B) -> float:
     return float(h_a[0]) + entropy_of_rows(b) - float(h_ab[0])
 
 
-def bin_codes(T, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0) -> Tensor:
-    r"""Bin index :math:`\lfloor n_\text{bins}(t-\text{lo})/(\text{hi}-\text{lo})\rfloor` of every activation.
+def _check_convention(convention) -> None:
+    if convention not in ("paper", "official"):
+        raise ValueError(f"convention must be 'paper' (n_bins equal bins on [lo, hi]) or 'official' (the edges "
+                         f"np.linspace(lo, hi, n_bins) of ravidziv/IDNNs), got {convention!r}")
 
-    ``n_bins`` equal-width bins cover ``[lo, hi]``; values outside the range go to the first or
-    last bin, and ``hi`` itself to the last one. Returns an ``int64`` tensor of ``T``'s shape.
-    (The official code digitises with the edges ``np.linspace(-1, 1, 30)``: 29 intervals plus a
-    bin of its own for a unit saturated at exactly 1; the two conventions agree closely.)
+
+def bin_codes(T, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0, convention: str = "paper") -> Tensor:
+    r"""The bin of every activation; an ``int64`` tensor of ``T``'s shape.
+
+    ``convention="paper"`` (the paper's text: "30 equal bins"): ``n_bins`` equal-width bins cover
+    ``[lo, hi]``, bin :math:`\lfloor n_\text{bins}(t-\text{lo})/(\text{hi}-\text{lo})\rfloor`;
+    values outside the range go to the first or last bin, and ``hi`` itself to the last one.
+
+    ``convention="official"`` (``ravidziv/IDNNs``, ``information_process.py``): the ``n_bins``
+    numbers ``np.linspace(lo, hi, n_bins)``, rounded to float32, are *edges*, and a value is
+    digitised with ``np.digitize``. That makes ``n_bins - 1`` equal intervals plus a cell of its
+    own for a value at ``hi`` or above (a unit saturated at exactly 1.0 in float32); the official
+    code also puts values below ``lo`` into that cell (its index ``-1`` wraps around). With
+    ``n_bins=30`` the official grid is therefore close to the paper's grid with 29 bins, and the
+    two estimates differ by up to about a bit on a layer whose values straddle a bin edge.
     """
     _check_bins(n_bins, lo, hi)
+    _check_convention(convention)
     Tt = _as_tensor(T, "T")
     if not Tt.is_floating_point():
         Tt = Tt.double()
     if not torch.isfinite(Tt).all():
         raise ValueError("T contains NaN or infinite values")
+    if convention == "official":
+        if int(n_bins) < 2:
+            raise ValueError("the official convention needs n_bins >= 2 edges")
+        edges = torch.from_numpy(np.linspace(float(lo), float(hi), int(n_bins)).astype(np.float32)).double()
+        codes = torch.bucketize(Tt.double(), edges, right=True)  # = np.digitize: edges[i-1] <= t < edges[i]
+        return torch.where(codes == 0, int(n_bins), codes)  # below lo: the official index -1 wraps to hi
     width = (float(hi) - float(lo)) / int(n_bins)
     codes = torch.floor((Tt.double() - float(lo)) / width)
     return codes.clamp_(0, int(n_bins) - 1).long()
 
 
-def binned_mi(T, y, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0):
+def binned_mi(T, y, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0,
+              convention: str = "paper"):
     r"""The paper's binned estimate of :math:`I(X;T)` and :math:`I(T;Y)` (bits).
 
     ``T`` holds the layer's activations, one row per input, for ``n``
@@ -204,7 +225,8 @@ def binned_mi(T, y, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0):
     ``T`` of shape ``(n, d)`` gives two floats; a stack of layers of shape
     ``(..., n, d)`` with the same labels (e.g. ``(replicas, n, d)``) gives two
     float64 arrays of shape ``...``. For ReLU layers pass ``lo=0`` and ``hi``
-    = the largest activation.
+    = the largest activation. ``convention`` chooses the paper's equal bins
+    or the official code's edges (:func:`bin_codes`).
     """
     Tt = _as_tensor(T, "T")
     if Tt.dim() < 2 or Tt.shape[-2] == 0 or Tt.shape[-1] == 0:
@@ -212,9 +234,11 @@ def binned_mi(T, y, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0):
                          f"d >= 1, got {tuple(Tt.shape)}")
     batch_shape, (n, d) = Tt.shape[:-2], Tt.shape[-2:]
     yt = _check_labels(y, n)
-    codes = bin_codes(Tt, n_bins, lo, hi).reshape(-1, n, d)
-    if d * math.log2(n_bins) < 62:  # a row's bins = digits of one integer
-        radix = int(n_bins) ** torch.arange(d, dtype=torch.int64)
+    codes = bin_codes(Tt, n_bins, lo, hi, convention).reshape(-1, n, d)
+    # official codes run from 1 to n_bins
+    n_codes = int(n_bins) + (convention == "official")
+    if d * math.log2(n_codes) < 62:  # a row's bins = digits of one integer
+        radix = n_codes ** torch.arange(d, dtype=torch.int64)
         keys = (codes * radix).sum(-1)
     else:  # too many units for an int64: dense row ids, layer by layer
         keys = torch.stack([_row_ids(c) for c in codes])
@@ -245,9 +269,11 @@ def gradient_mean_std(grads: Tensor) -> tuple[Tensor, Tensor]:
         raise ValueError("grads must be a tensor of shape (K, ..., P)")
     if grads.dim() < 2 or grads.shape[0] < 2 or grads.shape[-1] < 1:
         raise ValueError("grads needs shape (K, ..., P) with K >= 2 "
-                         f"mini-batches and P >= 1 parameters, got {tuple(grads.shape)}")
+                         "mini-batches and P >= 1 parameters, "
+                         f"got {tuple(grads.shape)}")
     if not grads.is_floating_point():
-        raise ValueError(f"grads must be a floating-point tensor, got {grads.dtype}")
+        raise ValueError("grads must be a floating-point tensor, "
+                         f"got {grads.dtype}")
     mean = grads.mean(0)  # ḡ
     std = (grads - mean).pow(2).mean(0).sqrt()  # σ_g, coordinate-wise
     return mean.norm(dim=-1), std.norm(dim=-1)

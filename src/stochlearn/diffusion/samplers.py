@@ -18,6 +18,14 @@ from :math:`T` down to ``eps`` with ``torchdiffeq`` and counts the score evaluat
 
 Every routine takes ``score_fn(x, t)`` with ``t`` of shape ``(batch,)`` and an optional
 ``torch.Generator``. Introduced in {ref}`ch-score-sde`.
+
+**Conventions.** The reverse-diffusion predictor and the VP corrector use the discrete noise level
+of their step. By default (``convention="paper"``) it is the continuous schedule at the step's time
+:math:`t`, :math:`\sigma(t)` or :math:`\beta_i=\beta(t)\Delta t`; the official ``sampling.py``
+looks it up in a table of :math:`N` levels at the index :math:`\lfloor t(N-1)/T\rfloor`, a level
+that lags :math:`t` by up to one step (``convention="official"``, see :meth:`SDE.discretize`).
+Euler–Maruyama steps and the score are evaluated at :math:`t` in both. ``tests/test_official_fixtures.py``
+checks both against numbers from the official code.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from torch import Tensor
 
 from ._checks import (_check_batch_x, _check_callable, _check_number, _check_pos_int, _check_sde, _check_tensor,
                       _check_times)
-from .sde import SDE, ScoreFn, bcast
+from .sde import SDE, ScoreFn, _check_convention, bcast
 
 __all__ = ["pc_sample", "ode_sample", "langevin_step", "langevin_step_size", "euler_maruyama_step",
            "reverse_diffusion_step", "PREDICTORS", "CORRECTORS", "time_grid"]
@@ -58,9 +66,15 @@ def time_grid(sde: SDE, n_steps: int, eps: float, device=None) -> Tensor:
 
 # --- predictors -------------------------------------------------------------------------------------
 
-def euler_maruyama_step(x: Tensor, t: Tensor, sde: SDE, score_fn: ScoreFn, dt: float,
-                        generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    r"""One Euler–Maruyama step of the reverse SDE from :math:`t` to :math:`t-\Delta t`; returns ``(x, x_mean)``."""
+def euler_maruyama_step(x: Tensor, t: Tensor, sde: SDE, score_fn: ScoreFn,
+                        dt: float, generator: torch.Generator | None = None,
+                        convention: str = "paper") -> tuple[Tensor, Tensor]:
+    r"""One Euler–Maruyama step of the reverse SDE from :math:`t` to
+    :math:`t-\Delta t`; returns ``(x, x_mean)``.
+
+    Both conventions evaluate the continuous SDE at :math:`t` (``convention``
+    is accepted for a uniform interface)."""
+    _check_convention(convention)
     _check_batch_x(x)
     _check_times(t, x)
     _check_sde(sde)
@@ -68,19 +82,21 @@ def euler_maruyama_step(x: Tensor, t: Tensor, sde: SDE, score_fn: ScoreFn, dt: f
     _check_number(dt, "dt", positive=True)
     drift, diffusion = sde.reverse(score_fn).sde(x, t)
     x_mean = x - drift * dt
-    return x_mean + bcast(diffusion, x) * math.sqrt(dt) * _randn_like(x, generator), x_mean
+    return (x_mean + bcast(diffusion, x) * math.sqrt(dt)
+            * _randn_like(x, generator), x_mean)
 
 
 def reverse_diffusion_step(x: Tensor, t: Tensor, sde: SDE, score_fn: ScoreFn, dt: float,
-                           generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+                           generator: torch.Generator | None = None, convention: str = "paper") -> tuple[Tensor, Tensor]:
     r"""One reverse-diffusion step :math:`\mathbf x\leftarrow\mathbf x-\mathbf f_i+G_i^2\mathbf s+G_i\mathbf z`
-    (the reverse of :meth:`SDE.discretize`); returns ``(x, x_mean)``."""
+    (the reverse of :meth:`SDE.discretize`, with its ``convention``); returns ``(x, x_mean)``."""
+    _check_convention(convention)
     _check_batch_x(x)
     _check_times(t, x)
     _check_sde(sde)
     _check_callable(score_fn, "score_fn")
     _check_number(dt, "dt", positive=True)
-    f, G = sde.reverse(score_fn).discretize(x, t, dt)
+    f, G = sde.reverse(score_fn).discretize(x, t, dt, convention)
     x_mean = x - f
     return x_mean + bcast(G, x) * _randn_like(x, generator), x_mean
 
@@ -90,27 +106,39 @@ PREDICTORS = {"euler_maruyama": euler_maruyama_step, "reverse_diffusion": revers
 
 # --- the Langevin corrector -------------------------------------------------------------------------
 
-def langevin_step_size(score: Tensor, noise: Tensor, snr: float, alpha: Tensor) -> Tensor:
-    r"""The official step-size rule :math:`\epsilon=2\alpha\,(r\,\overline{\|\mathbf z\|}/\overline{\|\mathbf s\|})^2`,
+def langevin_step_size(score: Tensor, noise: Tensor, snr: float,
+                       alpha: Tensor) -> Tensor:
+    r"""The official step-size rule :math:`\epsilon=2\alpha\,
+    (r\,\overline{\|\mathbf z\|}/\overline{\|\mathbf s\|})^2`,
     with norms averaged over the batch; shape ``(B,)`` like ``alpha``."""
     _check_batch_x(score, "score")
     _check_batch_x(noise, "noise")
     if noise.shape != score.shape:
-        raise ValueError(f"noise must have the shape of score, {tuple(score.shape)}, got {tuple(noise.shape)}")
+        raise ValueError("noise must have the shape of score, "
+                         f"{tuple(score.shape)}, got {tuple(noise.shape)}")
     _check_number(snr, "snr", positive=True)
     _check_tensor(alpha, "alpha", floating=True)
-    if alpha.dim() > 1 or (alpha.dim() == 1 and alpha.shape[0] not in (1, score.shape[0])):
-        raise ValueError(f"alpha must be a scalar or of shape (batch,) = ({score.shape[0]},), "
-                         f"got {tuple(alpha.shape)}")
-    return 2 * alpha * (snr * _batch_norm_mean(noise) / _batch_norm_mean(score)) ** 2
+    if alpha.dim() > 1 or (alpha.dim() == 1
+                           and alpha.shape[0] not in (1, score.shape[0])):
+        raise ValueError("alpha must be a scalar or of shape (batch,) = "
+                         f"({score.shape[0]},), got {tuple(alpha.shape)}")
+    return 2 * alpha * (snr * _batch_norm_mean(noise)
+                        / _batch_norm_mean(score)) ** 2
 
 
-def langevin_step(x: Tensor, t: Tensor, sde: SDE, score_fn: ScoreFn, snr: float, dt: float,
-                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    r"""One Langevin corrector step at fixed :math:`t`: :math:`\mathbf x+\epsilon\mathbf s+\sqrt{2\epsilon}\,\mathbf z`."""
+def langevin_step(x: Tensor, t: Tensor, sde: SDE, score_fn: ScoreFn,
+                  snr: float, dt: float,
+                  generator: torch.Generator | None = None,
+                  convention: str = "paper") -> tuple[Tensor, Tensor]:
+    r"""One Langevin corrector step at fixed :math:`t`:
+    :math:`\mathbf x+\epsilon\mathbf s+\sqrt{2\epsilon}\,\mathbf z`
+    (:math:`\alpha_i` of the step size from :meth:`SDE.corrector_alpha`
+    with ``convention``)."""
+    _check_convention(convention)
     score = score_fn(x, t)
     noise = _randn_like(x, generator)
-    eps = langevin_step_size(score, noise, snr, sde.corrector_alpha(t, dt))
+    eps = langevin_step_size(score, noise, snr,
+                             sde.corrector_alpha(t, dt, convention))
     x_mean = x + bcast(eps, x) * score
     return x_mean + bcast(torch.sqrt(2 * eps), x) * noise, x_mean
 
@@ -152,7 +180,8 @@ def pc_sample(score_fn: ScoreFn, sde: SDE, shape: Sequence[int], n_steps: int | 
               n_corrector: int = 1, eps: float = 1e-3, denoise: bool = True,
               generator: torch.Generator | None = None, x_init: Tensor | None = None,
               project: Project | None = None, device: torch.device | str | None = None,
-              dtype: torch.dtype = torch.float32, return_nfe: bool = False) -> Tensor | tuple[Tensor, int]:
+              dtype: torch.dtype = torch.float32, return_nfe: bool = False,
+              convention: str = "paper") -> Tensor | tuple[Tensor, int]:
     r"""Predictor–corrector sampler of Song et al. (2021), Alg. 1–5.
 
     ``n_steps`` time steps (default ``sde.N``) on ``linspace(T, eps, n_steps)`` with step
@@ -164,7 +193,10 @@ def pc_sample(score_fn: ScoreFn, sde: SDE, shape: Sequence[int], n_steps: int | 
     (conditional sampling, inpainting). With a corrector or the reverse-diffusion predictor on a
     VP SDE, ``n_steps`` must exceed :math:`\beta_{\max}T`, or the factor :math:`1-\beta_i` of
     their steps is not positive and the step would be zero or NaN: a ``ValueError`` says so.
+    ``convention`` chooses the paper's or the official code's discrete noise levels (see the
+    module's notes on conventions).
     """
+    _check_convention(convention)
     _check_callable(score_fn, "score_fn")
     _check_sde(sde)
     shape = _check_shape(shape)
@@ -186,7 +218,7 @@ def pc_sample(score_fn: ScoreFn, sde: SDE, shape: Sequence[int], n_steps: int | 
     if corrector is not None or predictor == "reverse_diffusion":
         # VP: both use 1 − β_i = 1 − β(t)Δt (the corrector's α_i, and √(1 − β_i) in the
         # reverse-diffusion step), which must stay positive on the whole grid
-        alpha = sde.corrector_alpha(times, dt)
+        alpha = sde.corrector_alpha(times, dt, convention)
         if not bool((alpha > 0).all()):
             raise ValueError(
                 f"1 − β(t)Δt, the step factor of the Langevin corrector and of the reverse-diffusion "
@@ -198,12 +230,12 @@ def pc_sample(score_fn: ScoreFn, sde: SDE, shape: Sequence[int], n_steps: int | 
         t = torch.full(shape[:1], float(t_i), dtype=dtype, device=x.device)
         if corrector is not None:
             for _ in range(n_corrector):
-                x, x_mean = CORRECTORS[corrector](x, t, sde, score_fn, snr, dt, generator)
+                x, x_mean = CORRECTORS[corrector](x, t, sde, score_fn, snr, dt, generator, convention)
                 if project is not None:
                     x, x_mean = project(x, x_mean, t)
             nfe += n_corrector
         if predictor is not None:
-            x, x_mean = PREDICTORS[predictor](x, t, sde, score_fn, dt, generator)
+            x, x_mean = PREDICTORS[predictor](x, t, sde, score_fn, dt, generator, convention)
             if project is not None:
                 x, x_mean = project(x, x_mean, t)
             nfe += 1

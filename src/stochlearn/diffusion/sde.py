@@ -66,6 +66,12 @@ def _positive_range(lo_name: str, lo: float, hi_name: str, hi: float) -> tuple[f
     return lo, hi
 
 
+def _check_convention(convention: str) -> None:
+    if convention not in ("paper", "official"):
+        raise ValueError(f"convention must be 'paper' (the noise level of the continuous schedule at t) or "
+                         f"'official' (the official code's table at index floor(t(N-1)/T)), got {convention!r}")
+
+
 def _check_batch(x: Tensor, t: Tensor) -> None:
     if not isinstance(x, Tensor) or not isinstance(t, Tensor):
         raise ValueError("x and t must be tensors")
@@ -123,24 +129,38 @@ class SDE(abc.ABC):
         """Log-density of the prior at each sample of the batch ``z``, shape ``(B,)``."""
 
     # --- discretisations ---------------------------------------------------------------------
-    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None) -> tuple[Tensor, Tensor]:
+    # Conventions. The paper's discrete noise levels σ_i and β_i are those of the continuous
+    # schedule at the step's time t (convention="paper", the default). The official code
+    # (sde_lib.py) tabulates them on N levels and looks them up at the index ⌊t(N−1)/T⌋, which
+    # lags t by up to one level (convention="official"); N is the number of sampler steps, T/dt.
+    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None,
+                   convention: str = "paper") -> tuple[Tensor, Tensor]:
         r"""One step of the forward process, :math:`\mathbf x_{t+\Delta t}=\mathbf x_t+\mathbf f_i+G_i\mathbf z`.
 
         Euler–Maruyama by default: :math:`\mathbf f_i=\mathbf f\,\Delta t`, :math:`G_i=g\sqrt{\Delta t}`;
-        ``dt`` defaults to ``1/N``. Subclasses use the SMLD and DDPM discretisations instead.
+        ``dt`` defaults to ``1/N``. Subclasses use the SMLD and DDPM discretisations instead
+        (``convention`` chooses how they find the discrete noise level of ``t``).
         """
+        _check_convention(convention)
         dt = self._dt(dt)
         drift, diffusion = self.sde(x, t)
         return drift * dt, diffusion * math.sqrt(dt)
 
-    def corrector_alpha(self, t: Tensor, dt: float | None = None) -> Tensor:
+    def corrector_alpha(self, t: Tensor, dt: float | None = None, convention: str = "paper") -> Tensor:
         r"""The factor :math:`\alpha_i` of the Langevin corrector's step size (1 for VE, :math:`1-\beta_i` for VP)."""
+        _check_convention(convention)
         return torch.ones_like(t)
 
     def _dt(self, dt: float | None) -> float:
         if dt is None:
             return self.T / self.N
         return _positive("dt", dt)
+
+    def official_index(self, t: Tensor, dt: float | None = None) -> tuple[Tensor, int]:
+        r"""The official code's level index :math:`\lfloor t(N-1)/T\rfloor` of ``t`` and the number
+        of levels :math:`N=T/\Delta t` (``sde_lib.py``: ``(t * (N - 1) / T).long()``)."""
+        n_levels = max(1, round(self.T / self._dt(dt)))
+        return (t * (n_levels - 1) / self.T).long(), n_levels
 
     # --- derived processes -------------------------------------------------------------------
     def reverse(self, score_fn: ScoreFn, probability_flow: bool = False) -> "ReverseSDE":
@@ -197,9 +217,20 @@ class VESDE(SDE):
         return (-0.5 * d * math.log(2 * math.pi * self.sigma_max**2)
                 - z.reshape(z.shape[0], -1).pow(2).sum(-1) / (2 * self.sigma_max**2))
 
-    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None) -> tuple[Tensor, Tensor]:
+    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None,
+                   convention: str = "paper") -> tuple[Tensor, Tensor]:
         r"""SMLD (NCSN) discretisation: :math:`\mathbf f_i=0`, :math:`G_i=\sqrt{\sigma(t)^2-\sigma(t-\Delta t)^2}`,
-        with :math:`\sigma(t-\Delta t)=0` once :math:`t-\Delta t\le 0` (the official code's last step)."""
+        with :math:`\sigma(t-\Delta t)=0` once :math:`t-\Delta t\le 0` (the official code's last step).
+
+        ``convention="official"``: :math:`\sigma_i` and :math:`\sigma_{i-1}` from the official table
+        ``exp(linspace(log σ_min, log σ_max, N))`` at the index :math:`i=\lfloor t(N-1)\rfloor`."""
+        _check_convention(convention)
+        if convention == "official":
+            i, n = self.official_index(t, dt)
+            sigmas = torch.exp(torch.linspace(math.log(self.sigma_min), math.log(self.sigma_max), n,
+                                              dtype=t.dtype, device=t.device))
+            prev = torch.where(i == 0, torch.zeros_like(t), sigmas[(i - 1).clamp_min(0)])
+            return torch.zeros_like(x), torch.sqrt(sigmas[i] ** 2 - prev**2)
         dt = self._dt(dt)
         prev = torch.where(t - dt <= 0, torch.zeros_like(t), self.std(t - dt))
         return torch.zeros_like(x), torch.sqrt(self.std(t) ** 2 - prev**2)
@@ -210,9 +241,10 @@ class VPSDE(SDE):
 
     With :math:`B(t)=\int_0^t\beta=\beta_{\min}t+\tfrac12 t^2(\beta_{\max}-\beta_{\min})`:
     :math:`a(t)=e^{-B(t)/2}`, :math:`\sigma(t)^2=1-e^{-B(t)}`, prior :math:`\mathcal N(0,I)`.
-    ``std`` uses ``-expm1(-B)``: the naive ``1 - exp(-B)`` cancels to 0 in float32 for
-    :math:`t\lesssim10^{-6}`, and a score divided by :math:`\sigma(t)=0` turns an ODE solver's
-    error estimate into NaN ("underflow in dt").
+    ``std`` uses ``-expm1(-B)``: the naive ``1 - exp(-B)`` loses its precision in float32 as
+    :math:`t\to0` (at :math:`t=10^{-6}` it is 9 % off) and cancels to exactly 0 at
+    :math:`t=10^{-7}`, and a score divided by :math:`\sigma(t)=0` turns an ODE solver's error
+    estimate into NaN ("underflow in dt").
     """
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, N: int = 1000) -> None:
@@ -247,17 +279,31 @@ class VPSDE(SDE):
         d = z[0].numel()
         return -0.5 * d * math.log(2 * math.pi) - 0.5 * z.reshape(z.shape[0], -1).pow(2).sum(-1)
 
-    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None) -> tuple[Tensor, Tensor]:
+    def discrete_beta(self, t: Tensor, dt: float | None = None, convention: str = "paper") -> Tensor:
+        r"""The DDPM noise level :math:`\beta_i` of the step at ``t``: :math:`\beta(t)\Delta t`
+        (``"paper"``), or the official table ``linspace(β_min/N, β_max/N, N)`` at the index
+        :math:`\lfloor t(N-1)\rfloor`, that is :math:`\beta(t')/N` at the grid time :math:`t'\le t`
+        (``"official"``)."""
+        _check_convention(convention)
+        if convention == "official":
+            i, n = self.official_index(t, dt)
+            betas = torch.linspace(self.beta_min / n, self.beta_max / n, n, dtype=t.dtype, device=t.device)
+            return betas[i]
+        return self.beta(t) * self._dt(dt)
+
+    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None,
+                   convention: str = "paper") -> tuple[Tensor, Tensor]:
         r"""DDPM discretisation with :math:`\beta_i=\beta(t)\Delta t`:
-        :math:`\mathbf f_i=(\sqrt{1-\beta_i}-1)\mathbf x`, :math:`G_i=\sqrt{\beta_i}` (needs :math:`\beta_i<1`)."""
-        beta_i = self.beta(t) * self._dt(dt)
+        :math:`\mathbf f_i=(\sqrt{1-\beta_i}-1)\mathbf x`, :math:`G_i=\sqrt{\beta_i}` (needs :math:`\beta_i<1`;
+        ``convention`` as in :meth:`discrete_beta`)."""
+        beta_i = self.discrete_beta(t, dt, convention)
         if bool((beta_i >= 1).any()):
             raise ValueError(f"the DDPM discretisation needs beta(t)*dt < 1, got {float(beta_i.max()):.3g}: "
                              f"use more steps (more than beta_max = {self.beta_max:g})")
         return (bcast(torch.sqrt(1 - beta_i), x) - 1) * x, torch.sqrt(beta_i)
 
-    def corrector_alpha(self, t: Tensor, dt: float | None = None) -> Tensor:
-        return 1 - self.beta(t) * self._dt(dt)
+    def corrector_alpha(self, t: Tensor, dt: float | None = None, convention: str = "paper") -> Tensor:
+        return 1 - self.discrete_beta(t, dt, convention)
 
 
 class subVPSDE(VPSDE):
@@ -274,24 +320,32 @@ class subVPSDE(VPSDE):
     def std(self, t: Tensor) -> Tensor:
         return -torch.expm1(-self.integrated_beta(t))
 
-    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None) -> tuple[Tensor, Tensor]:
-        return SDE.discretize(self, x, t, dt)  # Euler–Maruyama, as in the official code
+    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None,
+                   convention: str = "paper") -> tuple[Tensor, Tensor]:
+        return SDE.discretize(self, x, t, dt, convention)  # Euler–Maruyama, as in the official code
 
 
 class ReverseSDE:
-    r"""The reverse-time SDE :math:`\mathrm d\mathbf x=[\mathbf f-g^2\mathbf s]\mathrm dt+g\,\mathrm d\bar{\mathbf w}`,
-    or with ``probability_flow`` the ODE :math:`\mathrm d\mathbf x/\mathrm dt=\mathbf f-\tfrac12 g^2\mathbf s`.
+    r"""The reverse-time SDE
+    :math:`\mathrm d\mathbf x=[\mathbf f-g^2\mathbf s]\mathrm dt
+    +g\,\mathrm d\bar{\mathbf w}`,
+    or with ``probability_flow`` the ODE
+    :math:`\mathrm d\mathbf x/\mathrm dt=\mathbf f-\tfrac12 g^2\mathbf s`.
 
-    ``sde(x, t)`` returns the drift (for the time running backwards from ``T`` to 0, to be used with
-    a *negative* ``dt``) and the diffusion (zero for the ODE); ``discretize`` is the reverse of the
-    forward SDE's discretisation (the *reverse-diffusion* predictor).
+    ``sde(x, t)`` returns the drift (for the time running backwards from
+    ``T`` to 0, to be used with a *negative* ``dt``) and the diffusion (zero
+    for the ODE); ``discretize`` is the reverse of the forward SDE's
+    discretisation (the *reverse-diffusion* predictor).
     """
 
-    def __init__(self, forward: SDE, score_fn: ScoreFn, probability_flow: bool = False) -> None:
+    def __init__(self, forward: SDE, score_fn: ScoreFn,
+                 probability_flow: bool = False) -> None:
         if not isinstance(forward, SDE):
-            raise TypeError(f"forward must be an SDE (VESDE, VPSDE, subVPSDE, ...), got {type(forward).__name__}")
+            raise TypeError("forward must be an SDE (VESDE, VPSDE, subVPSDE, "
+                            f"...), got {type(forward).__name__}")
         if not callable(score_fn):
-            raise TypeError(f"score_fn must be callable as score_fn(x, t), got {type(score_fn).__name__}")
+            raise TypeError("score_fn must be callable as score_fn(x, t), "
+                            f"got {type(score_fn).__name__}")
         self.forward = forward
         self.score_fn = score_fn
         self.probability_flow = bool(probability_flow)
@@ -299,16 +353,20 @@ class ReverseSDE:
 
     @property
     def weight(self) -> float:
-        """The weight of :math:`g^2\\mathbf s` in the drift: 1 for the SDE, 1/2 for the probability-flow ODE."""
+        """The weight of :math:`g^2\\mathbf s` in the drift: 1 for the SDE,
+        1/2 for the probability-flow ODE."""
         return 0.5 if self.probability_flow else 1.0
 
     def sde(self, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         drift, diffusion = self.forward.sde(x, t)
-        drift = drift - bcast(diffusion**2, x) * self.score_fn(x, t) * self.weight
-        return drift, torch.zeros_like(diffusion) if self.probability_flow else diffusion
+        drift = (drift
+                 - bcast(diffusion**2, x) * self.score_fn(x, t) * self.weight)
+        return drift, (torch.zeros_like(diffusion) if self.probability_flow
+                       else diffusion)
 
-    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None) -> tuple[Tensor, Tensor]:
-        f, G = self.forward.discretize(x, t, dt)
+    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None,
+                   convention: str = "paper") -> tuple[Tensor, Tensor]:
+        f, G = self.forward.discretize(x, t, dt, convention)
         rev_f = f - bcast(G**2, x) * self.score_fn(x, t) * self.weight
         return rev_f, torch.zeros_like(G) if self.probability_flow else G
 

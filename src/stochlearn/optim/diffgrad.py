@@ -11,6 +11,14 @@ coefficient* (DFC)
     \theta_{t+1,i} = \theta_{t,i} - \alpha\,\xi_{t,i}\,\frac{\hat m_{t,i}}{\sqrt{\hat v_{t,i}}+\epsilon},
 
 with :math:`g_0 = 0`. Introduced in {ref}`ch-diffgrad`.
+
+**Conventions.** The paper adds :math:`\epsilon` to :math:`\sqrt{\hat v_t}`, as written above
+(``convention="paper"``, the default). The official code (``diffGrad_v2.py``) adds it to the
+uncorrected :math:`\sqrt{v_t}` and folds both bias corrections into the step size,
+:math:`\alpha\sqrt{1-\beta_2^t}/(1-\beta_1^t)`, which is the same update with
+:math:`\epsilon/\sqrt{1-\beta_2^t}` in place of :math:`\epsilon` (``convention="official"``). The
+two agree exactly when :math:`\epsilon=0`; ``tests/test_official_fixtures.py`` checks both against numbers
+from the official code.
 """
 
 from __future__ import annotations
@@ -26,25 +34,30 @@ __all__ = ["DiffGrad", "diffgrad_friction"]
 
 
 def diffgrad_friction(g_prev: Tensor, g: Tensor) -> Tensor:
-    r"""The diffGrad friction coefficient :math:`\xi = 1/(1+e^{-|g_{t-1}-g_t|})`, elementwise.
+    r"""Elementwise diffGrad friction :math:`\xi = 1/(1+e^{-|g_{t-1}-g_t|})`.
 
-    It lies in :math:`[0.5, 1)`: exactly 0.5 where the gradient did not change, close to 1 where it
-    changed by much more than 1. It is symmetric in its arguments and depends on the *absolute*
-    size of the change, so it is not invariant to rescaling the loss.
+    It lies in :math:`[0.5, 1)`: exactly 0.5 where the gradient did not
+    change, close to 1 where it changed by much more than 1. It is symmetric
+    in its arguments and depends on the *absolute* size of the change, so it
+    is not invariant to rescaling the loss.
     """
     if not isinstance(g_prev, Tensor) or not isinstance(g, Tensor):
         raise ValueError("diffgrad_friction expects two tensors")
     if g_prev.shape != g.shape:
-        raise ValueError(f"gradient shapes differ: {tuple(g_prev.shape)} vs {tuple(g.shape)}")
+        raise ValueError(f"gradient shapes differ: {tuple(g_prev.shape)} "
+                         f"vs {tuple(g.shape)}")
     if not (g_prev.is_floating_point() and g.is_floating_point()):
-        raise ValueError(f"gradients must be floating-point tensors, got {g_prev.dtype} and {g.dtype}")
+        raise ValueError("gradients must be floating-point tensors, "
+                         f"got {g_prev.dtype} and {g.dtype}")
     return torch.sigmoid((g_prev - g).abs())
 
 
 class DiffGrad(torch.optim.Optimizer):
     r"""Adam with per-parameter friction :math:`\xi=\mathrm{sigmoid}(|g_{t-1}-g_t|)` (Dubey et al. 2019).
 
-    Parameters are those of :class:`torch.optim.Adam`. ``weight_decay`` is an L2 penalty added to
+    Parameters are those of :class:`torch.optim.Adam`, plus ``convention``: ``"paper"`` (ε added to
+    :math:`\sqrt{\hat v_t}`, eq. 20) or ``"official"`` (ε added to :math:`\sqrt{v_t}`, as in the
+    official ``diffGrad_v2.py``). ``weight_decay`` is an L2 penalty added to
     the gradient before the moments, as in the official code; the previous gradient used by the
     friction is this penalised gradient. The state of each parameter holds ``step``, ``exp_avg``
     (:math:`m_t`), ``exp_avg_sq`` (:math:`v_t`), ``previous_grad`` (:math:`g_{t}`, a *copy*, so
@@ -59,6 +72,7 @@ class DiffGrad(torch.optim.Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        convention: str = "paper",
     ) -> None:
         if not (isinstance(lr, (int, float)) and lr >= 0.0 and math.isfinite(lr)):
             raise ValueError(f"invalid learning rate {lr!r}: expected a finite number >= 0")
@@ -71,13 +85,16 @@ class DiffGrad(torch.optim.Optimizer):
             raise ValueError(f"invalid eps {eps!r}: expected a number >= 0")
         if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0.0):
             raise ValueError(f"invalid weight_decay {weight_decay!r}: expected a number >= 0")
+        if convention not in ("paper", "official"):
+            raise ValueError(f"convention must be 'paper' (ε on √v̂, eq. 20) or 'official' (ε on √v, "
+                             f"as in the official diffGrad_v2.py), got {convention!r}")
         if isinstance(params, Tensor) or not isinstance(params, Iterable):
             raise ValueError("params must be an iterable of tensors or of parameter-group dicts, "
                              f"such as model.parameters(); got {type(params).__name__}")
         params = list(params)
         if not params or not all(isinstance(p, (Tensor, dict)) for p in params):
             raise ValueError("params must be a non-empty iterable of tensors or of parameter-group dicts")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, convention=convention)
         super().__init__(params, defaults)
 
     def friction(self, previous_grad: Tensor, grad: Tensor, denom: Tensor) -> Tensor:
@@ -107,7 +124,8 @@ class DiffGrad(torch.optim.Optimizer):
                 if p.grad.is_sparse:
                     raise RuntimeError("DiffGrad does not support sparse gradients")
                 grad = p.grad
-                if group["weight_decay"] != 0:  # L2 penalty, added before the moments
+                # L2 penalty, added before the moments
+                if group["weight_decay"] != 0:
                     grad = grad.add(p, alpha=group["weight_decay"])
                 state = self.state[p]
                 if not state:
@@ -122,7 +140,11 @@ class DiffGrad(torch.optim.Optimizer):
                 m.mul_(beta1).add_(grad, alpha=1 - beta1)  # m_t
                 v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # v_t
                 bias1, bias2 = 1 - beta1**t, 1 - beta2**t
-                denom = (v.sqrt() / math.sqrt(bias2)).add_(group["eps"])  # √v̂_t + ε
+                eps = group["eps"]
+                # official: ε on √v_t, i.e. ε/√(1 − β2^t) on √v̂_t
+                if group.get("convention", "paper") == "official":
+                    eps = eps / math.sqrt(bias2)
+                denom = (v.sqrt() / math.sqrt(bias2)).add_(eps)  # √v̂_t + ε
 
                 xi = self.friction(state["previous_grad"], grad, denom)  # ξ_t
                 state["previous_grad"] = self.remember(grad)  # a copy, never p.grad

@@ -1,0 +1,320 @@
+"""Our implementations against numbers from the papers' official code.
+
+Each official function was run once, outside this project, on the small fixed inputs stored in
+`tests/fixtures/official_*.json`, which also name the repository, commit and file, and say exactly
+how it was run (stubs of unused imports, the two syntax patches bigBatch needs on Python 3).
+No official code is in this project: only its inputs and outputs. With `convention="official"`
+our functions must reproduce those outputs; with the default `convention="paper"` they follow
+the paper, and the tests pin down where and by how much the two differ.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import stochlearn as sl
+from stochlearn.diffusion import samplers
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load(name: str) -> dict:
+    return json.loads((FIXTURES / f"official_{name}.json").read_text())
+
+
+def test_fixtures_name_their_source():
+    for name in ("diffgrad", "idnns_binned_mi", "bigbatch_ghost_bn", "score_sde"):
+        f = load(name)
+        assert f["repo"] and len(f["commit"]) == 40 and f["file"] and f["how"], name
+
+
+# --- diffGrad: shivram1987/diffGrad @ 73233ba, diffGrad_v2.py and diffGrad.py --------------------
+
+DG = load("diffgrad")
+
+
+def _diffgrad_run(opt_cls, eps: float, set_to_none: bool, **kw) -> dict[int, np.ndarray]:
+    inp = DG["inputs"]
+    theta = torch.tensor(inp["theta0"], dtype=torch.float64, requires_grad=True)
+    a, c = (torch.tensor(inp[k], dtype=torch.float64) for k in ("a", "c"))
+    opt = opt_cls([theta], lr=inp["lr"], betas=tuple(inp["betas"]), eps=eps, **kw)
+    out = {}
+    for step in range(1, inp["steps"] + 1):
+        opt.zero_grad(set_to_none=set_to_none)
+        (0.5 * (a * (theta - c) ** 2).sum() + 0.1 * (theta**4).sum()).backward()
+        opt.step()
+        out[step] = theta.detach().numpy().copy()
+    return out
+
+
+class _FirstRelease(sl.optim.DiffGrad):
+    """diffGrad.py, the first release: the previous gradient is a reference to p.grad."""
+
+    def remember(self, grad):
+        return grad
+
+
+@pytest.mark.parametrize("case,cls,eps,set_to_none", [
+    ("i_v2_eps1e-8_set_to_none_True", sl.optim.DiffGrad, 1e-8, True),
+    ("ii_v2_eps0_set_to_none_True", sl.optim.DiffGrad, 0.0, True),
+    ("iii_v1_eps1e-8_set_to_none_False", _FirstRelease, 1e-8, False),
+    ("iv_v1_eps1e-8_set_to_none_True", _FirstRelease, 1e-8, True),
+])
+def test_diffgrad_official_convention_reproduces_the_official_optimizer(case, cls, eps, set_to_none):
+    """diffGrad_v2.py (fixed) and diffGrad.py (first release), 200 float64 steps."""
+    ours = _diffgrad_run(cls, eps, set_to_none, convention="official")
+    for step, theta in DG["outputs"][case]["theta_after_step"].items():
+        np.testing.assert_allclose(ours[int(step)], theta, rtol=0, atol=1e-13, err_msg=f"{case}, step {step}")
+
+
+def test_diffgrad_conventions_differ_only_through_eps():
+    """ε on √v̂ (the paper) against ε on √v (the official code): equal at ε = 0, apart otherwise."""
+    out = DG["outputs"]
+    paper0 = _diffgrad_run(sl.optim.DiffGrad, 0.0, True)
+    np.testing.assert_allclose(paper0[200], out["ii_v2_eps0_set_to_none_True"]["theta_after_step"]["200"],
+                               rtol=0, atol=1e-13)
+    paper = _diffgrad_run(sl.optim.DiffGrad, 1e-8, True)[200]
+    official = np.array(out["i_v2_eps1e-8_set_to_none_True"]["theta_after_step"]["200"])
+    gap = np.abs(paper - official).max()
+    assert 1e-10 < gap < 1e-6, gap
+
+
+def test_the_first_release_bug_moves_the_iterate():
+    """In-place zeroing makes the official first release drift away from v2 (ξ = 0.5 from step 2)."""
+    out = DG["outputs"]
+    bug = np.array(out["iii_v1_eps1e-8_set_to_none_False"]["theta_after_step"]["200"])
+    fixed = np.array(out["i_v2_eps1e-8_set_to_none_True"]["theta_after_step"]["200"])
+    assert np.abs(bug - fixed).max() > 1e-3
+
+
+# --- binned MI: ravidziv/IDNNs @ e53f054, idnns/information/information_process.py ----------------
+
+MI = load("idnns_binned_mi")
+
+
+@pytest.mark.parametrize("case,key", [("T_case_a_tanh", "a_tanh"), ("T_case_b_near_constant", "b_near_constant"),
+                                      ("T_case_c_straddle_float32_edge19_extra", "c_straddle_edge_extra")])
+@pytest.mark.parametrize("n_bins", [30, 10])
+def test_binned_mi_official_convention_reproduces_get_information(case, key, n_bins):
+    T, y = np.array(MI["inputs"][case]), np.array(MI["inputs"]["y"])
+    res = MI["outputs"]["results"][f"{key}_bins{n_bins}"]
+    i_xt, i_ty = sl.info.binned_mi(T, y, n_bins, convention="official")
+    assert i_xt == pytest.approx(res["I_XT_bits"], abs=1e-12)
+    assert i_ty == pytest.approx(res["I_TY_bits"], abs=1e-12)
+    # the paper's equal bins: what the fixture computed as its "not official" comparison
+    p_xt, p_ty = sl.info.binned_mi(T, y, n_bins)
+    assert p_xt == pytest.approx(res["NOT_OFFICIAL_plain_floor_equal_width_I_XT_bits"], abs=1e-12)
+    assert p_ty == pytest.approx(res["NOT_OFFICIAL_plain_floor_equal_width_I_TY_bits"], abs=1e-12)
+
+
+def test_official_bins_are_the_digitize_cells():
+    """Same cells as the official np.digitize output (up to relabelling), exactly 1.0 in a cell of its own."""
+    T = np.array(MI["inputs"]["T_case_a_tanh"])
+    official = np.array(MI["outputs"]["case_a_digitize"]["bins30"]["digitize_output"]).reshape(T.shape)
+    ours = sl.info.bin_codes(T, 30, convention="official").numpy()
+    np.testing.assert_array_equal(ours, official)
+    assert (ours[T == 1.0] == 30).all() and ours.max() == 30
+
+
+def test_the_two_binnings_can_differ_by_more_than_two_bits():
+    """A layer whose values straddle an official edge: 2.48 bits officially, 0 with 30 equal bins."""
+    T, y = np.array(MI["inputs"]["T_case_c_straddle_float32_edge19_extra"]), np.array(MI["inputs"]["y"])
+    off = sl.info.binned_mi(T, y, 30, convention="official")[0]
+    paper = sl.info.binned_mi(T, y, 30)[0]
+    assert off - paper > 2
+
+
+# --- Ghost BN: eladhoffer/bigBatch @ 0c69f28, main_gbn.py (forward: input.chunk(B // ghost)) ---
+
+GB = load("bigbatch_ghost_bn")
+
+
+@pytest.mark.parametrize("row", GB["outputs"]["chunking"], ids=lambda r: f"N{r['N']}-B{r['args_batch_size']}"
+                                                                         f"-g{r['mini_batch_size']}")
+def test_ghost_sizes_official_convention_reproduces_the_official_chunks(row):
+    ours = sl.nn.ghost_sizes(row["N"], row["mini_batch_size"], convention="official",
+                             num_chunks=row["args_batch_size"] // row["mini_batch_size"])
+    official = row["chunk_sizes"]
+    if min(official) > 1 or len(official) == 1:
+        assert ours == official
+        return
+    # the official code crashes on a ghost batch of one row: we merge a lone last row into the
+    # ghost batch before it, and refuse ghost batches of one row anywhere else
+    assert ours == official[:-2] + [official[-2] + 1]
+    if min(ours) == 1:
+        with pytest.raises(ValueError, match="more than one value"):
+            sl.nn.ghost_batch_norm(torch.randn(row["N"], 3), row["mini_batch_size"], convention="official",
+                                   num_chunks=row["args_batch_size"] // row["mini_batch_size"])
+
+
+@pytest.mark.parametrize("run", GB["outputs"]["bn_runs"], ids=lambda r: f"g{r['mini_batch_size']}-{r['dtype']}")
+def test_ghost_batch_norm_official_convention_reproduces_the_chunked_forward(run):
+    """Outputs, running statistics and (with the official loss weighting) gradients."""
+    dtype = torch.float64 if run["dtype"].endswith("float64") else torch.float32
+    tol = 1e-12 if dtype == torch.float64 else 2e-6
+    inp = GB["inputs"]
+    x = torch.tensor(inp["x_100x3"], dtype=dtype)
+    bn = sl.nn.GhostBatchNorm1d(3, run["mini_batch_size"], convention="official").to(dtype)
+    lin = torch.nn.Linear(3, 5).to(dtype)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor(inp["linear_weight_5x3"]))
+        lin.bias.copy_(torch.tensor(inp["linear_bias_5"]))
+    out = bn(x)
+    torch.testing.assert_close(out, torch.tensor(run["bn_out"], dtype=dtype), rtol=0, atol=tol)
+    torch.testing.assert_close(bn.running_mean, torch.tensor(run["running_mean"], dtype=dtype), rtol=0, atol=tol)
+    torch.testing.assert_close(bn.running_var, torch.tensor(run["running_var"], dtype=dtype), rtol=0, atol=tol)
+    assert int(bn.num_batches_tracked) == run["num_batches_tracked"]
+    # the official gradient is the mean over ghost batches of each ghost batch's mean loss
+    target = torch.tensor(inp["target_100"])
+    sizes = sl.nn.ghost_sizes(100, run["mini_batch_size"], convention="official")
+    logits = lin(out)
+    loss = sum(torch.nn.functional.cross_entropy(lo, ta) for lo, ta in
+               zip(logits.split(sizes), target.split(sizes))) / len(sizes)
+    loss.backward()
+    torch.testing.assert_close(bn.weight.grad, torch.tensor(run["bn_weight_grad_after_official_div_and_clip"],
+                                                            dtype=dtype), rtol=0, atol=10 * tol)
+    torch.testing.assert_close(bn.bias.grad, torch.tensor(run["bn_bias_grad_after_official_div_and_clip"],
+                                                          dtype=dtype), rtol=0, atol=10 * tol)
+
+
+def test_the_paper_convention_cuts_by_size():
+    assert sl.nn.ghost_sizes(100, 32) == [32, 32, 32, 4]
+    assert sl.nn.ghost_sizes(100, 32, convention="official") == [34, 34, 32]
+    assert sl.nn.ghost_sizes(512, 16) == sl.nn.ghost_sizes(512, 16, convention="official")
+
+
+# --- score SDE: yang-song/score_sde_pytorch @ cb1f359, sde_lib.py and sampling.py ----------------
+
+SS = load("score_sde")
+SDES = {"VE_N25": lambda: sl.diffusion.VESDE(0.01, 4.0, N=25),
+        "VP_N25": lambda: sl.diffusion.VPSDE(0.1, 20.0, N=25),
+        "VP_N1000": lambda: sl.diffusion.VPSDE(0.1, 20.0, N=1000)}
+TIMES = ("t_batch", "grid3", "grid20")
+
+
+def _t64(a) -> torch.Tensor:
+    return torch.tensor(a, dtype=torch.float64)
+
+
+def _score(x, t):
+    return -x / (1 + t[:, None])
+
+
+def _close(ours, official, what):
+    torch.testing.assert_close(ours, _t64(official).reshape(ours.shape), rtol=1e-10, atol=1e-12, msg=what)
+
+
+@pytest.mark.parametrize("name", list(SDES))
+@pytest.mark.parametrize("when", TIMES)
+def test_sde_official_convention_reproduces_sde_lib(name, when):
+    sde, rec = SDES[name](), SS["outputs"]["float64"][name][when]
+    x, t = _t64(SS["inputs"]["x"]), _t64(rec["t"])
+    dt = 1 / sde.N
+    drift, diffusion = sde.sde(x, t)
+    _close(drift, rec["sde_drift"], "sde drift")
+    _close(diffusion, rec["sde_diffusion"], "sde diffusion")
+    mean, std = sde.marginal_prob(x, t)
+    _close(mean, rec["marginal_mean"], "marginal mean")
+    _close(std, rec["marginal_std"], "marginal std")
+    f, G = sde.discretize(x, t, dt, convention="official")
+    _close(f, rec["discretize_f"], "discretize f")
+    _close(G, rec["discretize_G"], "discretize G")
+    for pf in (False, True):
+        rf, rG = sde.reverse(_score, probability_flow=pf).discretize(x, t, dt, convention="official")
+        _close(rf, rec[f"reverse_pf{pf}_discretize_f"], f"reverse discretize f, pf={pf}")
+        rd, rg = sde.reverse(_score, probability_flow=pf).sde(x, t)
+        _close(rd, rec[f"reverse_pf{pf}_sde_drift"], f"reverse drift, pf={pf}")
+
+
+@pytest.mark.parametrize("name", list(SDES))
+def test_prior_logp_reproduces_sde_lib(name):
+    sde = SDES[name]()
+    _close(sde.prior_logp(_t64(SS["inputs"]["z_prior"])), SS["outputs"]["float64"][name]["prior_logp_z"], "prior")
+
+
+@pytest.mark.parametrize("name", list(SDES))
+@pytest.mark.parametrize("when", TIMES)
+def test_predictors_and_corrector_official_convention_reproduce_sampling(name, when, monkeypatch):
+    """One step of each with the official noise z: x and x_mean (and the corrector's step size)."""
+    sde, rec = SDES[name](), SS["outputs"]["float64"][name][when]
+    x, t, z = _t64(SS["inputs"]["x"]), _t64(rec["t"]), _t64(SS["inputs"]["noise_z"])
+    monkeypatch.setattr(samplers, "_randn_like", lambda x, generator: z.clone())
+    dt, snr = 1 / sde.N, SS["inputs"]["snr"]
+    for label, step in (("EulerMaruyama", samplers.euler_maruyama_step),
+                        ("ReverseDiffusion", samplers.reverse_diffusion_step)):
+        got = step(x, t, sde, _score, dt, None, convention="official")
+        for ours, key in zip(got, ("x", "x_mean")):
+            _close(ours, rec[f"{label}_pfFalse_noise_z"][key], f"{label} {key}")
+    got = samplers.langevin_step(x, t, sde, _score, snr, dt, None, convention="official")
+    for ours, key in zip(got, ("x", "x_mean")):
+        _close(ours, rec["Langevin_noise_z"][key], f"Langevin {key}")
+    alpha = sde.corrector_alpha(t, dt, convention="official")
+    step = samplers.langevin_step_size(_score(x, t), z, snr, alpha)
+    _close(step, np.broadcast_to(rec["Langevin_noise_z"]["step_size"], (4,)), "Langevin step size")
+
+
+def test_the_conventions_differ_by_the_lag_of_the_official_index():
+    """VP with N = 25 steps: the paper's β_i = β(t)/N against the official β(t')/N, where
+    t' = ⌊t·24⌋/24 ≤ t is the official level's time (t = 0.1675 → level 4, t' = 0.1667)."""
+    sde = SDES["VP_N25"]()
+    rec = SS["outputs"]["float64"]["VP_N25"]
+    for when in ("grid3", "grid20"):
+        t = _t64(rec[when]["t"])
+        official = sde.corrector_alpha(t, 1 / 25, convention="official")
+        _close(official, rec[when]["alphas_at_index"], "alphas")
+        paper = sde.corrector_alpha(t, 1 / 25)
+        assert torch.all(paper <= official + 1e-12)  # the official level lags: a smaller β, a larger α
+    t = _t64(rec["grid20"]["t"])
+    assert float((sde.corrector_alpha(t, 1 / 25, convention="official") - sde.corrector_alpha(t, 1 / 25))[0]) > 1e-4
+
+
+# --- the convention arguments themselves ---------------------------------------------------------
+
+def test_convention_arguments_are_checked():
+    p = torch.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="convention"):
+        sl.optim.DiffGrad([p], convention="v2")
+    with pytest.raises(ValueError, match="convention"):
+        sl.info.bin_codes(np.zeros((3, 2)), convention="idnns")
+    with pytest.raises(ValueError, match="n_bins >= 2"):
+        sl.info.bin_codes(np.zeros((3, 2)), n_bins=1, convention="official")
+    with pytest.raises(ValueError, match="convention"):
+        sl.nn.GhostBatchNorm1d(3, 4, convention="count")
+    with pytest.raises(ValueError, match="num_chunks"):
+        sl.nn.GhostBatchNorm1d(3, 4, num_chunks=2)  # only with the official convention
+    with pytest.raises(ValueError, match="num_chunks"):
+        sl.nn.ghost_sizes(10, 4, convention="official", num_chunks=0)
+    sde, x, t = sl.diffusion.VPSDE(), torch.zeros(2, 2), torch.full((2,), 0.5)
+    with pytest.raises(ValueError, match="convention"):
+        sde.discretize(x, t, convention="discrete")
+    with pytest.raises(ValueError, match="convention"):
+        sl.diffusion.pc_sample(lambda x, t: -x, sde, (2, 2), 30, convention="table")
+
+
+def test_diffgrad_official_convention_survives_a_state_dict_round_trip():
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
+    opt = sl.optim.DiffGrad([p], lr=0.1, convention="official")
+    p.grad = torch.tensor([0.5, 0.25], dtype=torch.float64)
+    opt.step()
+    q = torch.nn.Parameter(p.detach().clone())
+    other = sl.optim.DiffGrad([q], lr=0.1)
+    other.load_state_dict(copy.deepcopy(opt.state_dict()))  # load shares tensors
+    assert other.param_groups[0]["convention"] == "official"
+    for o in (opt, other):
+        o.param_groups[0]["params"][0].grad = torch.tensor([0.1, 0.3], dtype=torch.float64)
+        o.step()
+    torch.testing.assert_close(p, q)
+
+
+def test_official_ghost_layer_in_a_model_and_its_repr():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    sl.nn.replace_bn_with_ghost(model, 16, convention="official", num_chunks=32)
+    assert "num_chunks=32" in repr(model[1]) and model[1].convention == "official"
+    out = model(torch.randn(179, 3))  # the partial batch: 30 ghost batches of 5-6 rows
+    assert out.shape == (179, 4) and int(model[1].num_batches_tracked) == 30
