@@ -90,4 +90,7 @@ def test_the_status_page_shows_the_margins():
                          {"name": "crash", "claims": [], "error": "RuntimeError: boom", "verdicts": []}]}
     table = "\n".join(mutation_table(rep))
     assert "| no \\| method | C1 | x | 2 | ≥ 1 | 0 | misses clearly |" in table
+    holds = {"claim": "C1 gap", "passed": True, "conditions": [_cond(1.5)]}
+    rep["mutations"][0] = {"name": "weak", "claims": [holds], "error": None, "verdicts": [judge(correct, holds)]}
+    assert "| weak | C1 | x | 2 | ≥ 1 | 1.5 | ⚠ holds (claim holds) |" in "\n".join(mutation_table(rep))
     assert "crashed: `RuntimeError: boom`" in table

@@ -49,8 +49,10 @@ def mutation_table(rep: dict) -> list[str]:
                 if c is None:
                     out.append(f"| {_cell(m['name'])} | {cid} | | | | | {v['verdict']} |")
                     continue
-                verdict = ("⚠ not caught" if v["verdict"] == "holds" else "holds" if c["passed"]
-                           else "misses clearly" if c["clear"] else "⚠ misses narrowly")
+                verdict = ("holds" if c["passed"] else "misses clearly" if c["clear"]
+                           else "misses narrowly")
+                if v["verdict"] != "clear":  # the claim as a whole is not clearly caught
+                    verdict = f"⚠ {verdict} (claim {v['verdict']})"
                 out.append(f"| {_cell(m['name'])} | {cid} | {_cell(c['name'])} | {_num(c['correct'])} "
                            f"| {OPS[c['op']]} {_num(c['threshold'])} | {_num(c['mutated'])} | {verdict} |")
     return out

@@ -295,7 +295,7 @@ class VPSDE(SDE):
                    convention: str = "paper") -> tuple[Tensor, Tensor]:
         r"""DDPM discretisation with :math:`\beta_i=\beta(t)\Delta t`:
         :math:`\mathbf f_i=(\sqrt{1-\beta_i}-1)\mathbf x`, :math:`G_i=\sqrt{\beta_i}` (needs :math:`\beta_i<1`;
-        ``convention`` as in :meth:`discrete_beta`)."""
+        ``convention`` as in :meth:`VPSDE.discrete_beta`)."""
         beta_i = self.discrete_beta(t, dt, convention)
         if bool((beta_i >= 1).any()):
             raise ValueError(f"the DDPM discretisation needs beta(t)*dt < 1, got {float(beta_i.max()):.3g}: "
@@ -322,7 +322,8 @@ class subVPSDE(VPSDE):
 
     def discretize(self, x: Tensor, t: Tensor, dt: float | None = None,
                    convention: str = "paper") -> tuple[Tensor, Tensor]:
-        return SDE.discretize(self, x, t, dt, convention)  # Euler–Maruyama, as in the official code
+        """Euler–Maruyama, as in the official code (both conventions)."""
+        return SDE.discretize(self, x, t, dt, convention)
 
 
 class ReverseSDE:
