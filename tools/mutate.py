@@ -44,9 +44,9 @@ from .report import claims_of, error_of
 CLEAR = 0.25
 
 
-def claim_id(claim: dict[str, Any]) -> str:
-    """'C3 (paper ...) ...' → 'C3'."""
-    return claim["claim"].split()[0]
+def claim_id(claim: dict[str, Any] | str) -> str:
+    """A claim's id from its result or its label: 'C3 (paper ...) ...' → 'C3'."""
+    return (claim if isinstance(claim, str) else claim["claim"]).split()[0]
 
 
 def mutation_cell(mutation: dict) -> str:
@@ -126,8 +126,9 @@ def judge_condition(correct: dict, mutated: dict | None) -> dict[str, Any]:
 
 def judge(correct: dict, mutated: dict) -> dict[str, Any]:
     """A listed claim under a mutation: 'clear', 'narrow', 'holds' (not caught) or 'unjudged'."""
-    conds = [judge_condition(c, m) for c, m in
-             zip(correct.get("conditions", []), mutated.get("conditions", []) + [None] * 99)]
+    mut = mutated.get("conditions", [])
+    conds = [judge_condition(c, mut[i] if i < len(mut) else None)
+             for i, c in enumerate(correct.get("conditions", []))]
     if mutated["passed"]:
         verdict = "holds"
     elif not conds:
@@ -185,15 +186,16 @@ def problems(rep: dict[str, Any]) -> list[str]:
             continue
         for v in m["verdicts"]:
             if v["verdict"] != "clear":
-                out.append(f"{m['name']}: {v['claim'].split()[0]} {v['verdict']}")
+                out.append(f"{m['name']}: {claim_id(v['claim'])} {v['verdict']}")
     return out
 
 
-def _num(x: Any, fmt: str = ".4g") -> str:
+def number_text(x: Any, fmt: str = ".4g") -> str:
+    """A report number for a table: None as a dash, a pair as [lo, hi]."""
     if x is None:
         return "—"
     if isinstance(x, list):
-        return f"[{_num(x[0], fmt)}, {_num(x[1], fmt)}]"
+        return f"[{number_text(x[0], fmt)}, {number_text(x[1], fmt)}]"
     return "inf" if x == math.inf else format(x, fmt)
 
 
@@ -208,12 +210,13 @@ def render(rep: dict[str, Any]) -> str:
             lines.append(f"    CRASHED: {m['error'][:300]}")
             continue
         for v in m["verdicts"]:
-            cid = v["claim"].split()[0]
+            cid = claim_id(v["claim"])
             lines.append(f"    {cid}: {v['verdict'].upper() if v['verdict'] != 'clear' else 'clear'}")
             for c in v["conditions"]:
-                miss = "" if c["miss"] is None else f"  miss {_num(c['miss'])} of {_num(c['separation'])}"
-                lines.append(f"      {c['name']:<34} correct {_num(c['correct']):>10}  "
-                             f"{OPS[c['op']]} {_num(c['threshold']):<16} mutated {_num(c['mutated']):>10}{miss}")
+                n = number_text
+                miss = "" if c["miss"] is None else f"  miss {n(c['miss'])} of {n(c['separation'])}"
+                lines.append(f"      {c['name']:<34} correct {n(c['correct']):>10}  "
+                             f"{OPS[c['op']]} {n(c['threshold']):<16} mutated {n(c['mutated']):>10}{miss}")
         if m["also_fails"]:
             lines.append(f"    (also fails, not listed: {', '.join(m['also_fails'])})")
     return "\n".join(lines)

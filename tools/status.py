@@ -32,7 +32,7 @@ def mutation_table(rep: dict) -> list[str]:
     """The margins of `make mutations`: per mutation and claim it must fail, each condition."""
     from stochlearn.claims import OPS
 
-    from .mutate import _num
+    from .mutate import claim_id, number_text
 
     out = [f"\nWrong implementations at `{rep['profile']}`, seed {rep['seed']} (`make mutations`, "
            f"finished {rep['finished']}); a clear miss is at least {rep['clear_fraction']:g} of the "
@@ -44,7 +44,7 @@ def mutation_table(rep: dict) -> list[str]:
             out.append(f"| {_cell(m['name'])} | | | | | | crashed: `{_cell((m['error'] or '')[:60])}` |")
             continue
         for v in m["verdicts"]:
-            cid = v["claim"].split()[0]
+            cid = claim_id(v["claim"])
             for c in v["conditions"] or [None]:
                 if c is None:
                     out.append(f"| {_cell(m['name'])} | {cid} | | | | | {v['verdict']} |")
@@ -53,8 +53,9 @@ def mutation_table(rep: dict) -> list[str]:
                            else "misses narrowly")
                 if v["verdict"] != "clear":  # the claim as a whole is not clearly caught
                     verdict = f"⚠ {verdict} (claim {v['verdict']})"
-                out.append(f"| {_cell(m['name'])} | {cid} | {_cell(c['name'])} | {_num(c['correct'])} "
-                           f"| {OPS[c['op']]} {_num(c['threshold'])} | {_num(c['mutated'])} | {verdict} |")
+                n = number_text
+                out.append(f"| {_cell(m['name'])} | {cid} | {_cell(c['name'])} | {n(c['correct'])} "
+                           f"| {OPS[c['op']]} {n(c['threshold'])} | {n(c['mutated'])} | {verdict} |")
     return out
 
 
@@ -93,8 +94,7 @@ def render() -> str:
                            f"{shown['wall_s']:.1f} s, finished {shown['finished']} on {shown['machine']}.\n")
             details.append("| | claim | measured | seeds |\n|---|---|---|---|")
             for c in shown["claims"]:
-                claim = c["claim"].replace("|", "\\|")
-                detail = c["detail"].replace("|", "\\|")
+                claim, detail = _cell(c["claim"]), _cell(c["detail"])
                 k = f"{held[c['claim']]}/{len(sr['seeds'])}" if c["claim"] in held else "—"
                 details.append(f"| {'✓' if c['passed'] else '✗'} | {claim} | `{detail}` | {k} |")
         if (ch.slug, "book") in margins:
