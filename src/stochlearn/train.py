@@ -9,7 +9,7 @@ run is reproducible whatever else consumed random numbers before it. Introduced 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from .runtime import progress
 
-__all__ = ["evaluate", "fit_classifier", "run_1d"]
+__all__ = ["evaluate", "fit_classifier", "max_stable_lr", "run_1d"]
 
 
 def _check_xy(X: Tensor, y: Tensor, name: str = "X") -> None:
@@ -161,3 +161,44 @@ def run_1d(fn: Callable[[Tensor], Tensor], opt_factory: Callable[[list[Tensor]],
         opt.step()
         traj.append(float(x.detach()))
     return np.asarray(traj)
+
+
+def max_stable_lr(run: Callable[[float, int], bool], lo: float, hi: float,
+                  n_bisect: int = 10, seeds: Sequence[int] = (0, 1)) -> float:
+    r"""The largest learning rate at which ``run(lr, seed)`` stays stable.
+
+    ``run(lr, seed)`` trains with learning rate ``lr`` and returns ``True``
+    when training stayed stable (for example: the final loss is finite and
+    below twice the initial one). Per seed, ``lo`` must be stable and ``hi``
+    unstable. Each of the ``n_bisect`` steps tries the geometric midpoint
+    :math:`\sqrt{ab}` of the bracket :math:`[a, b]` and keeps the half that
+    still brackets the threshold, so the bracket shrinks to a ratio
+    :math:`(hi/lo)^{2^{-n}}`. Returns the geometric mean over ``seeds`` of
+    the brackets' midpoints. For gradient descent on a quadratic with top
+    curvature :math:`\lambda` it is :math:`2/\lambda`. Introduced in
+    {ref}`ch-lr-batch-rmt`.
+    """
+    lo, hi = float(lo), float(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(f"need 0 < lo < hi, got lo={lo!r}, hi={hi!r}")
+    if (isinstance(n_bisect, bool) or not isinstance(n_bisect, int)
+            or n_bisect < 0):
+        raise ValueError(f"n_bisect must be an integer >= 0, got {n_bisect!r}")
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty")
+    logs = []
+    for seed in seeds:
+        if not run(lo, seed):
+            raise ValueError(f"lo={lo:g} is already unstable for seed {seed}")
+        if run(hi, seed):
+            raise ValueError(f"hi={hi:g} is still stable for seed {seed}")
+        a, b = lo, hi
+        for _ in range(n_bisect):
+            mid = float(np.sqrt(a * b))
+            if run(mid, seed):
+                a = mid
+            else:
+                b = mid
+        logs.append(0.5 * (np.log(a) + np.log(b)))
+    return float(np.exp(np.mean(logs)))
