@@ -318,3 +318,65 @@ def test_official_ghost_layer_in_a_model_and_its_repr():
     assert "num_chunks=32" in repr(model[1]) and model[1].convention == "official"
     out = model(torch.randn(179, 3))  # the partial batch: 30 ghost batches of 5-6 rows
     assert out.shape == (179, 4) and int(model[1].num_batches_tracked) == 30
+
+
+# --- Sclocchi et al.: AntonioScl/SGD_learning_regimes @ e810638, edm/ ------------------------------
+
+SR = load("sgd_learning_regimes")
+
+
+def test_sgd_regimes_fixture_names_its_source():
+    assert SR["repo"] and len(SR["commit"]) == 40 and SR["file"] and SR["how"]
+
+
+def test_activation_scale_matches_the_official_monte_carlo_normalisation():
+    for act in ("relu", "gelu", "tanh"):  # the official value is a 10^6-sample estimate
+        assert sl.nn.activation_scale(act) == pytest.approx(SR[f"act_scale_{act}"], rel=1.5e-3)
+
+
+def _official_net() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    inp = SR["inputs"]
+    net = sl.nn.NTKMLP(inp["d"], width=inp["h"], depth=inp["L"]).double()
+    net.scale = SR["act_scale_relu"]  # the official network's own normalisation constant
+    w0 = SR["w0"]
+    with torch.no_grad():
+        for W, key in zip(net.hidden, ("linear", "linear_1")):
+            W.copy_(torch.tensor(w0[key]["w"]).T)  # haiku stores (in, out)
+        net.readout.copy_(torch.tensor(w0["linear_2"]["w"])[:, 0])
+    return net, torch.tensor(inp["x"], dtype=torch.float64), torch.tensor(inp["y"], dtype=torch.float64)
+
+
+# haiku initialised the weights in float32 and the official steps mix float32 and float64, so
+# the comparisons hold to about 1e-7, far below any wrong factor or missing term.
+
+def test_ntk_mlp_reproduces_the_official_mlp():
+    net, x, _ = _official_net()
+    with torch.no_grad():
+        assert np.allclose(net(x).numpy(), SR["f0"], rtol=1e-6, atol=1e-9)
+
+
+def test_train_until_fit_takes_the_official_sgd_steps():
+    """Two full-batch steps (B = P) of train_until_fit equal two steps of the official sgd."""
+    inp = SR["inputs"]
+    net, x, y = _official_net()
+    T = inp["dt"] / (inp["h"] * inp["bs"])  # the official --temp for this dt
+    out = sl.regimes.train_until_fit(net, x, y, inp["alpha"], T, inp["bs"], max_steps=2)
+    assert out["steps"] == 2 and out["t_star"] == pytest.approx(2 * inp["dt"])
+    w2 = SR["w_step2"]
+    for W, key in zip(net.hidden, ("linear", "linear_1")):
+        assert np.allclose(W.detach().numpy(), np.array(w2[key]["w"]).T, rtol=1e-6, atol=1e-9)
+    assert np.allclose(net.readout.detach().numpy(), np.array(w2["linear_2"]["w"])[:, 0], rtol=1e-6)
+    with torch.no_grad():
+        assert np.allclose(net(x).numpy(), SR["f_step2"], rtol=1e-6, atol=1e-9)
+    o = torch.tensor(SR["f_step2"], dtype=torch.float64) - torch.tensor(SR["f0"], dtype=torch.float64)
+    assert SR["losses"][0] == pytest.approx(1 / inp["alpha"])  # o = 0 at w0: every point unfitted
+    assert float(sl.regimes.hinge_alpha_loss(o, y, inp["alpha"])) >= 0
+
+
+def test_depleted_sign_has_the_official_distribution():
+    from scipy import stats
+
+    for chi, sample in SR["depleted_sign"]["samples"].items():
+        X, _ = sl.data.make_depleted_sign(20_000, 4, chi=float(chi), rng=0)
+        assert stats.ks_2samp(X[:, 0], sample["x1"]).pvalue > 0.01, chi
+        assert stats.ks_2samp(X[:, 1], sample["x2"]).pvalue > 0.01, chi

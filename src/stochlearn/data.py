@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Split", "digits_split", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
+__all__ = ["Split", "digits_split", "digits_parity", "make_depleted_sign", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
 
 ENV_DATA = "STOCHLEARN_DATA"
 
@@ -61,6 +61,55 @@ def digits_split(test_size: float = 0.3, seed: int = 0, flat: bool = True) -> Sp
     if not flat:
         Xtr, Xte = Xtr.reshape(-1, 1, 8, 8), Xte.reshape(-1, 1, 8, 8)
     return Split(torch.from_numpy(Xtr), torch.from_numpy(Xte), torch.from_numpy(ytr).long(), torch.from_numpy(yte).long())
+
+
+def digits_parity(P: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    r"""The digits as a parity task: ``P`` training images, the other ``1797 - P`` for testing.
+
+    Labels are :math:`+1` for even digits and :math:`-1` for odd ones (the official code's
+    ``mnist_parity`` on scikit-learn's 8×8 digits). Pixels are standardised with one mean and one
+    standard deviation over all pixels, so that :math:`\mathbb E\lVert x\rVert^2=64`. The
+    training points are a random subset fixed by ``seed``. Returns float32
+    ``(X_train, y_train, X_test, y_test)``. Introduced in {ref}`ch-sgd-noise-regimes`.
+    """
+    if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or not 2 <= P <= 1787:
+        raise ValueError(f"P must be an integer in [2, 1787] (10 digits are kept for testing), got {P!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    from sklearn.datasets import load_digits
+
+    X, digit = load_digits(return_X_y=True)
+    X = ((X - X.mean()) / X.std()).astype(np.float32)
+    y = np.where(digit % 2 == 0, 1.0, -1.0).astype(np.float32)
+    perm = np.random.default_rng(int(seed)).permutation(len(X))
+    tr, te = perm[:P], perm[P:]
+    t = torch.from_numpy
+    return t(X[tr]), t(y[tr]), t(X[te]), t(y[te])
+
+
+def make_depleted_sign(P: int, d: int, chi: float = 0.0,
+                       rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    r"""Points whose density vanishes at the decision boundary as :math:`|x_1|^\chi`; labels :math:`y=\mathrm{sign}(x_1)`.
+
+    The first coordinate has density :math:`\rho(x_1)\propto|x_1|^{\chi}e^{-x_1^2/2}`, drawn
+    as a random sign times :math:`\sqrt{2G}` with :math:`G\sim\mathrm{Gamma}((\chi+1)/2)`;
+    the other :math:`d-1` coordinates are :math:`\mathcal N(0,1)`. :math:`\chi=0` is the standard
+    Gaussian; larger :math:`\chi` leaves fewer points near the boundary :math:`x_1=0`. As
+    ``depleted_sign`` in the official code of Sclocchi et al. Introduced in
+    {ref}`ch-sgd-noise-regimes`. Returns ``X`` of shape ``(P, d)`` and ``y`` of shape ``(P,)``.
+    """
+    for name, v in (("P", P), ("d", d)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if isinstance(chi, bool) or not isinstance(chi, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(chi) or chi <= -1:
+        raise ValueError(f"chi must be a finite number > -1, got {chi!r}")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    X = rng.standard_normal((P, d))
+    x1 = np.sqrt(2.0 * rng.gamma((float(chi) + 1.0) / 2.0, size=P))
+    X[:, 0] = np.where(rng.random(P) < 0.5, -x1, x1)
+    y = np.where(X[:, 0] > 0, 1.0, -1.0)
+    return X, y
 
 
 # --- optional downloads ---------------------------------------------------------------------------

@@ -4,12 +4,15 @@
 * :func:`resnet18` — the CIFAR variant of ResNet-18 for ``full`` runs.
 * :class:`GhostBatchNorm1d`, :class:`GhostBatchNorm2d`, :func:`replace_bn_with_ghost` — BatchNorm with
   statistics per small "ghost" batch inside a large batch ({ref}`ch-ghost-batchnorm`).
+* :class:`NTKMLP` — a bias-free MLP in the NTK parametrisation, output scaled by 1/width
+  ({ref}`ch-sgd-noise-regimes`).
 
 Each layer a chapter introduces lives in its own module here and is re-exported below.
 """
 
 from .ghost_bn import GhostBatchNorm1d, GhostBatchNorm2d, ghost_batch_norm, ghost_sizes, replace_bn_with_ghost
 from .models import ACTIVATIONS, mlp, resnet18
+from .ntk import NTKMLP, activation_scale
 
-__all__ = ["ACTIVATIONS", "mlp", "resnet18",
+__all__ = ["ACTIVATIONS", "mlp", "resnet18", "NTKMLP", "activation_scale",
            "GhostBatchNorm1d", "GhostBatchNorm2d", "ghost_batch_norm", "ghost_sizes", "replace_bn_with_ghost"]
