@@ -190,12 +190,17 @@ def train_until_fit(model: nn.Module, X: Tensor, y: Tensor, alpha: float,
     gen = torch.Generator().manual_seed(int(seed))
     opt = torch.optim.SGD(params, lr=lr)
     last_move, converged = 0, False
+
+    def rel_dw() -> float:  # ‖w − w0‖ / ‖w0‖
+        return float((_flat(params) - w0).norm() / w0.norm())
+
     for step in range(1, max_steps + 1):
         idx = torch.randperm(P, generator=gen)[:B]
         loss = hinge_alpha_loss(model(X[idx]) - f0[idx], y[idx], alpha)
-        if not math.isfinite(loss.item()):  # diverged
+        value = loss.item()
+        if not math.isfinite(value):  # diverged
             break
-        if loss.item() > 0:  # a fitted batch has zero gradient
+        if value > 0:  # a fitted batch has zero gradient
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -206,11 +211,10 @@ def train_until_fit(model: nn.Module, X: Tensor, y: Tensor, alpha: float,
             if float(margins.min()) >= 1.0:
                 converged = True
                 break
-            rel_dw = float((_flat(params) - w0).norm() / w0.norm())
-            if not rel_dw <= 100.0:  # diverged, or NaN
+            if not rel_dw() <= 100.0:  # diverged, or NaN
                 break
     return {"steps": last_move, "t_star": lr * last_move,
-            "rel_dw": float((_flat(params) - w0).norm() / w0.norm()),
+            "rel_dw": rel_dw(),
             **_errors(model, X, y, f0, X_test, y_test, f0_test),
             "converged": converged}
 
