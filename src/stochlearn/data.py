@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Split", "digits_split", "digits_parity", "make_depleted_sign", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
+__all__ = ["Split", "digits_split", "digits_parity", "make_depleted_sign", "make_feature_noise_patches", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
 
 ENV_DATA = "STOCHLEARN_DATA"
 
@@ -110,6 +110,54 @@ def make_depleted_sign(P: int, d: int, chi: float = 0.0,
     X[:, 0] = np.where(rng.random(P) < 0.5, -x1, x1)
     y = np.where(X[:, 0] > 0, 1.0, -1.0)
     return X, y
+
+
+def make_feature_noise_patches(n: int, d: int = 200, rho: float = 0.5,
+                               weak_norm: float = 0.4, strong_norm: float = 2.0,
+                               noise_std: float = 0.25, strong: bool = True,
+                               generator: torch.Generator | int | None = None
+                               ) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Feature–noise patches: a weak feature everywhere, a strong one in some.
+
+    Each example has three patches of dimension ``d`` and a label
+    :math:`y=\pm1` (a fair coin):
+
+    .. math:: x=\bigl[\,y\,v,\;\; b\,y\,u,\;\; \xi\,\bigr],\qquad
+       v=\text{weak\_norm}\cdot e_1,\quad u=\text{strong\_norm}\cdot e_2,\quad
+       b\sim\mathrm{Bernoulli}(\rho),
+
+    and :math:`\xi\sim\mathcal N(0,\text{noise\_std}^2)` on coordinates
+    :math:`3..d` (zero on :math:`e_1, e_2`: noise is orthogonal to both
+    features). ``strong=False`` sets :math:`b=0` for every example: the
+    weak-feature-only test data of Lu et al. (2024). Returns float32 ``X`` of
+    shape ``(n, 3, d)``, ``y`` of shape ``(n,)`` and the boolean
+    ``has_strong`` (:math:`b=1`). Our construction of the paper's data model;
+    introduced in {ref}`ch-benign-oscillation`.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 3:
+        raise ValueError(f"d must be an integer >= 3, got {d!r}")
+    if not 0.0 <= float(rho) <= 1.0:
+        raise ValueError(f"rho must be in [0, 1], got {rho!r}")
+    for name, v in (("weak_norm", weak_norm), ("strong_norm", strong_norm),
+                    ("noise_std", noise_std)):
+        if not (np.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
+    gen = (generator if isinstance(generator, torch.Generator)
+           else torch.Generator().manual_seed(
+               int(generator) if generator is not None else
+               int(torch.randint(2 ** 31, ()))))
+    n = int(n)
+    y = torch.randint(0, 2, (n,), generator=gen).float() * 2 - 1
+    b = torch.rand(n, generator=gen) < float(rho)
+    if not strong:
+        b = torch.zeros(n, dtype=torch.bool)
+    X = torch.zeros(n, 3, int(d))
+    X[:, 0, 0] = y * float(weak_norm)
+    X[:, 1, 1] = torch.where(b, y * float(strong_norm), 0.0)
+    X[:, 2, 2:] = float(noise_std) * torch.randn(n, int(d) - 2, generator=gen)
+    return X, y, b
 
 
 # --- optional downloads ---------------------------------------------------------------------------

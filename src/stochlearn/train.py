@@ -17,7 +17,8 @@ from torch import Tensor, nn
 
 from .runtime import progress
 
-__all__ = ["evaluate", "fit_classifier", "max_stable_lr", "run_1d"]
+__all__ = ["evaluate", "fit_classifier", "margin_residual", "max_stable_lr",
+           "overshoot", "run_1d", "sgd_track_overshoot"]
 
 
 def _check_xy(X: Tensor, y: Tensor, name: str = "X") -> None:
@@ -202,3 +203,118 @@ def max_stable_lr(run: Callable[[float, int], bool], lo: float, hi: float,
                 b = mid
         logs.append(0.5 * (np.log(a) + np.log(b)))
     return float(np.exp(np.mean(logs)))
+
+
+def margin_residual(f: Tensor, y: Tensor) -> Tensor:
+    r"""The residual :math:`r=1-y\,f` of a :math:`\pm1`-label model output.
+
+    The square loss is :math:`\tfrac12 r^2`; the oscillation condition of Lu et al. (2024) is
+    :math:`|r|\ge\delta` for the sampled example. Introduced in
+    {ref}`ch-benign-oscillation`.
+    """
+    return 1.0 - y * f
+
+
+def overshoot(r_before: Tensor, r_after: Tensor, tol: float = 1e-3) -> Tensor:
+    r"""Whether a step jumped over the target: the residual's sign flipped.
+
+    Elementwise and boolean: :math:`\mathrm{sign}\,r` changed and
+    :math:`|r|>` ``tol`` after the step (``tol`` ignores landings on the
+    target). On a quadratic with curvature :math:`c` a gradient step maps
+    :math:`r\mapsto(1-\eta c)\,r`, so it overshoots exactly when
+    :math:`\eta c>1` (and diverges when :math:`\eta c>2`). Introduced in
+    {ref}`ch-benign-oscillation`.
+    """
+    if r_before.shape != r_after.shape:
+        raise ValueError(f"shapes differ: {tuple(r_before.shape)} and "
+                         f"{tuple(r_after.shape)}")
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol!r}")
+    flipped = torch.sign(r_before) * torch.sign(r_after) < 0
+    return flipped & (r_after.abs() > tol)
+
+
+def sgd_track_overshoot(
+        model: nn.Module, X: Tensor, y: Tensor, lr: float, epochs: int, *,
+        batch_size: int = 1, seed: int = 0, loss: str = "square",
+        monitor: Callable[[nn.Module], dict[str, float]] | None = None,
+        tol: float = 1e-3, desc: str | None = None) -> dict[str, Any]:
+    r"""Plain SGD on ±1 labels that records, at every step, whether it overshot.
+
+    Each epoch visits the examples in a fresh random order, ``batch_size`` at
+    a time. The batch's residuals :math:`r=1-yf` (:func:`margin_residual`)
+    are computed before and after the step
+    :math:`W\leftarrow W-\eta\nabla_W\frac1B\sum_{i\in B}\ell_i`, with
+    :math:`\ell=\tfrac12 r^2` (``loss="square"``) or
+    :math:`\log(1+e^{-yf})` (``"logistic"``); the step *overshoots* an
+    example when :func:`overshoot` holds. Returns numpy arrays ``loss`` and
+    ``train_acc`` (at the start and after each epoch: ``epochs + 1``
+    entries), ``flips`` (``(epochs, n)``: whether the step that visited
+    example ``i`` in that epoch overshot it), ``overshoot`` (its mean over
+    examples), one array per key of ``monitor(model)`` (recorded like
+    ``loss``), and ``diverged``: non-finite weights stop training and leave
+    NaN in the remaining entries. Introduced in {ref}`ch-benign-oscillation`.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+            or batch_size < 1):
+        raise ValueError(
+            f"batch_size must be a positive int, got {batch_size!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0 and np.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if loss not in ("square", "logistic"):
+        raise ValueError(f"loss must be 'square' or 'logistic', got {loss!r}")
+    if (not isinstance(X, Tensor) or not isinstance(y, Tensor) or y.ndim != 1
+            or X.shape[0] != y.shape[0] or y.shape[0] == 0):
+        raise ValueError("X and y must be tensors with the same number of rows")
+    if not bool(((y == 1) | (y == -1)).all()):
+        raise ValueError("labels must be +1 or -1")
+    _device_of(model)
+
+    def loss_of(f: Tensor, yb: Tensor) -> Tensor:
+        if loss == "square":
+            return 0.5 * margin_residual(f, yb).square().mean()
+        return nn.functional.softplus(-yb * f).mean()
+
+    hist: dict[str, list[float]] = {"loss": [], "train_acc": []}
+
+    @torch.no_grad()
+    def record() -> None:
+        f = model(X)
+        hist["loss"].append(float(loss_of(f, y)))
+        hist["train_acc"].append(float((torch.sign(f) == y).float().mean()))
+        for k, v in (monitor(model) if monitor else {}).items():
+            hist.setdefault(k, []).append(float(v))
+
+    gen = torch.Generator().manual_seed(int(seed))
+    params = [p for p in model.parameters() if p.requires_grad]
+    n, diverged = X.shape[0], False
+    flips = np.full((epochs, n), np.nan)
+    record()
+    for epoch in progress(range(epochs), desc=desc or f"SGD lr={lr:g}",
+                          unit="epoch"):
+        perm = torch.randperm(n, generator=gen)
+        Xp, yp = X[perm], y[perm]  # this epoch's order
+        r_before, r_after = torch.empty_like(y), torch.empty_like(y)
+        for i in range(0, n, batch_size):
+            xb, yb = Xp[i:i + batch_size], yp[i:i + batch_size]
+            f = model(xb)
+            grads = torch.autograd.grad(loss_of(f, yb), params)
+            with torch.no_grad():
+                for p, g in zip(params, grads):
+                    p.sub_(lr * g)  # W <- W - lr * grad
+                r_before[i:i + batch_size] = margin_residual(f, yb)
+                r_after[i:i + batch_size] = margin_residual(model(xb), yb)
+        if not all(torch.isfinite(p).all() for p in params):
+            diverged = True  # a non-finite loss leaves non-finite weights
+            break
+        flips[epoch, perm.numpy()] = overshoot(r_before, r_after, tol).numpy()
+        record()
+    out: dict[str, Any] = {}
+    for k, v in hist.items():
+        out[k] = np.full(epochs + 1, np.nan)
+        out[k][:len(v)] = v
+    out["flips"], out["overshoot"] = flips, flips.mean(axis=1)
+    out["diverged"] = diverged
+    return out

@@ -6,6 +6,8 @@
   statistics per small "ghost" batch inside a large batch ({ref}`ch-ghost-batchnorm`).
 * :class:`NTKMLP` — a bias-free MLP in the NTK parametrisation, output scaled by 1/width
   ({ref}`ch-sgd-noise-regimes`).
+* :class:`PatchReLU2Net` — a two-layer CNN with squared-ReLU filters shared over patches and a fixed
+  second layer ({ref}`ch-benign-oscillation`).
 
 Each layer a chapter introduces lives in its own module here and is re-exported below.
 """
@@ -13,6 +15,7 @@ Each layer a chapter introduces lives in its own module here and is re-exported 
 from .ghost_bn import GhostBatchNorm1d, GhostBatchNorm2d, ghost_batch_norm, ghost_sizes, replace_bn_with_ghost
 from .models import ACTIVATIONS, mlp, resnet18
 from .ntk import NTKMLP, activation_scale
+from .patch import PatchReLU2Net
 
-__all__ = ["ACTIVATIONS", "mlp", "resnet18", "NTKMLP", "activation_scale",
+__all__ = ["ACTIVATIONS", "mlp", "resnet18", "NTKMLP", "activation_scale", "PatchReLU2Net",
            "GhostBatchNorm1d", "GhostBatchNorm2d", "ghost_batch_norm", "ghost_sizes", "replace_bn_with_ghost"]
