@@ -212,6 +212,11 @@ def margin_residual(f: Tensor, y: Tensor) -> Tensor:
     :math:`|r|\ge\delta` for the sampled example. Introduced in
     {ref}`ch-benign-oscillation`.
     """
+    if not isinstance(f, Tensor) or not isinstance(y, Tensor) \
+            or f.shape != y.shape:
+        raise ValueError("f and y must be tensors of the same shape, got "
+                         f"{getattr(f, 'shape', f)!r} and "
+                         f"{getattr(y, 'shape', y)!r}")
     return 1.0 - y * f
 
 
@@ -225,11 +230,14 @@ def overshoot(r_before: Tensor, r_after: Tensor, tol: float = 1e-3) -> Tensor:
     :math:`\eta c>1` (and diverges when :math:`\eta c>2`). Introduced in
     {ref}`ch-benign-oscillation`.
     """
+    if not isinstance(r_before, Tensor) or not isinstance(r_after, Tensor):
+        raise ValueError("r_before and r_after must be tensors")
     if r_before.shape != r_after.shape:
         raise ValueError(f"shapes differ: {tuple(r_before.shape)} and "
                          f"{tuple(r_after.shape)}")
-    if not tol >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) \
+            or not tol >= 0:
+        raise ValueError(f"tol must be a number >= 0, got {tol!r}")
     flipped = torch.sign(r_before) * torch.sign(r_after) < 0
     return flipped & (r_after.abs() > tol)
 
