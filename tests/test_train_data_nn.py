@@ -55,6 +55,38 @@ def test_fit_classifier_learns_and_is_deterministic():
         sl.train.evaluate(sl.nn.mlp([64, 10]), d.X_train, d.y_test)
 
 
+def test_fit_classifier_step_callback_sees_every_iterate():
+    d = sl.data.digits_split(seed=0)
+    n = d.X_train.shape[0]
+    torch.manual_seed(0)
+    m = sl.nn.mlp([64, 10])
+    steps, losses = [], []
+
+    def hook(step, model, opt):
+        steps.append(step)
+        with torch.no_grad():
+            losses.append(float(torch.nn.functional.cross_entropy(model(d.X_train), d.y_train)))
+
+    h = sl.train.fit_classifier(m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train,
+                                epochs=3, batch_size=500, step_callback=hook)
+    per_epoch = -(-n // 500)  # ceil: the last batch is smaller
+    assert steps == list(range(1, 3 * per_epoch + 1))
+    # the hook after an epoch's last step sees the weights that the epoch's evaluation sees
+    assert losses[per_epoch - 1::per_epoch] == pytest.approx(h["train_loss"], rel=1e-5)
+    # full batch: one step per epoch (gradient descent)
+    steps.clear()
+    sl.train.fit_classifier(m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train,
+                            epochs=4, batch_size=n, step_callback=hook)
+    assert steps == [1, 2, 3, 4]
+    # without the per-epoch pass over the training set the history has no train_* entries
+    h = sl.train.fit_classifier(m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train,
+                                epochs=2, batch_size=n, eval_train=False)
+    assert set(h) == {"epoch", "batch_loss"} and len(h["epoch"]) == 2
+    with pytest.raises(ValueError, match="eval_train"):
+        sl.train.fit_classifier(m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train,
+                                epochs=1, eval_train="no")
+
+
 def test_fit_classifier_clips_the_gradient_norm():
     d = sl.data.digits_split(seed=0)
     torch.manual_seed(0)

@@ -13,13 +13,13 @@ import os
 import tarfile
 import urllib.request
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Split", "digits_split", "digits_parity", "make_depleted_sign", "make_feature_noise_patches", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
+__all__ = ["Split", "digits_split", "digits_parity", "make_depleted_sign", "make_feature_noise_patches", "add_opposing_signal", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
 
 ENV_DATA = "STOCHLEARN_DATA"
 
@@ -159,6 +159,61 @@ def make_feature_noise_patches(n: int, d: int = 200, rho: float = 0.5,
     X[:, 2, 2:] = float(noise_std) * torch.randn(n, int(d) - 2, generator=gen)
     return X, y, b
 
+
+def add_opposing_signal(X: Tensor, y: Tensor, classes: Sequence[int] = (3, 8),
+                        frac: float = 0.15, magnitude: float = 12.0,
+                        k: int = 4, seed: int = 0) -> tuple[Tensor, Tensor]:
+    r"""Plant an *opposing signal*: one large feature shared by several classes.
+
+    Appends ``k`` columns to ``X``. For each class ``classes[j]`` a random
+    ``int(frac * n_j)`` of its examples (group ``j + 1``) get the value
+    ``magnitude`` in every new column; all other entries are zero:
+
+    .. math:: \tilde x_i=\bigl[\,x_i,\; c\,\mathbb 1[i\in G]\,\mathbf 1_k\bigr],
+       \qquad G=G_1\cup G_2\cup\dots
+
+    With two classes the same large feature says "class a" in group 1 and
+    "class b" in group 2: the two groups' gradients along it oppose each
+    other, a planted version of the opposing signals (sky ⇒ plane, sky ⇒
+    ship) of Rosenfeld and Risteski (2024). One class gives a large feature
+    that opposes nothing (a control). Returns ``X_aug`` of shape
+    ``(n, d + k)`` and ``group`` (int64: 0 for the rest, ``j + 1`` for the
+    examples planted in ``classes[j]``). The draw uses a local generator
+    seeded with ``seed``. Introduced in {ref}`ch-opposing-signals`.
+    """
+    if not isinstance(X, Tensor) or X.dim() != 2 or not X.is_floating_point():
+        raise ValueError("X must be a 2-D floating-point tensor (n, d)")
+    if (not isinstance(y, Tensor) or y.dim() != 1 or y.dtype != torch.long
+            or y.shape[0] != X.shape[0]):
+        raise ValueError("y must be an int64 tensor of shape (n,) matching X")
+    if (not isinstance(classes, (list, tuple)) or not classes
+            or any(isinstance(c, bool) or not isinstance(c, (int, np.integer))
+                   for c in classes)
+            or len(set(int(c) for c in classes)) != len(classes)):
+        raise ValueError(f"classes must be a non-empty list of distinct "
+                         f"class labels, got {classes!r}")
+    if not (isinstance(frac, (int, float)) and 0.0 < float(frac) <= 1.0):
+        raise ValueError(f"frac must be in (0, 1], got {frac!r}")
+    if not (isinstance(magnitude, (int, float)) and np.isfinite(magnitude)):
+        raise ValueError(f"magnitude must be a finite number, "
+                         f"got {magnitude!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    gen = torch.Generator().manual_seed(int(seed))
+    group = torch.zeros(X.shape[0], dtype=torch.long)
+    for j, c in enumerate(classes):
+        members = torch.nonzero(y.cpu() == int(c)).flatten()
+        n_pick = int(float(frac) * members.numel())
+        if n_pick == 0:
+            raise ValueError(f"class {c} has {members.numel()} examples: "
+                             f"frac={frac} of them picks none")
+        order = torch.randperm(members.numel(), generator=gen)
+        group[members[order[:n_pick]]] = j + 1
+    extra = torch.zeros(X.shape[0], int(k), dtype=X.dtype, device=X.device)
+    extra[group.to(X.device) > 0] = float(magnitude)
+    return torch.cat([X, extra], dim=1), group
 
 # --- optional downloads ---------------------------------------------------------------------------
 

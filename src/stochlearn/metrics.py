@@ -6,17 +6,23 @@ find that it grows like :math:`\log t` ("ultra-slow diffusion") rather than like
 :math:`\sqrt t` of a random walk on a flat landscape. :func:`param_distance` measures
 :math:`d_t` and :func:`compare_growth_fits` compares the candidate laws. Introduced in
 {ref}`ch-ghost-batchnorm`.
+
+Rosenfeld and Risteski (2024) follow the loss of every training example through training and
+rank the examples by how much their loss moves between iterates. :func:`per_example_loss`
+measures :math:`\ell_i(\theta_t)` and :class:`LossTracker` keeps the matrix over steps.
+Introduced in {ref}`ch-opposing-signals`.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["param_distance", "snapshot_params", "compare_growth_fits", "r_squared"]
+__all__ = ["param_distance", "snapshot_params", "compare_growth_fits", "r_squared",
+           "per_example_loss", "LossTracker"]
 
 
 def snapshot_params(model: nn.Module) -> list[Tensor]:
@@ -92,3 +98,140 @@ def compare_growth_fits(t: np.ndarray, d: np.ndarray) -> dict[str, float]:
     else:
         out["r2_power"] = out["power_a"] = out["power_c"] = float("nan")
     return out
+
+
+@torch.no_grad()
+def per_example_loss(model: nn.Module, X: Tensor, y: Tensor,
+                     loss_fn: Callable[..., Tensor]
+                     = nn.functional.cross_entropy) -> Tensor:
+    r"""The loss of each example, :math:`\ell(f_\theta(x_i),y_i)`.
+
+    ``loss_fn(output, y, reduction="none")`` (cross-entropy by default) on
+    one forward pass in eval mode (the mode is restored), without a graph.
+    Returns a float tensor of shape ``(n,)`` on the CPU; its mean is the
+    training loss. Introduced in {ref}`ch-opposing-signals`.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, "
+                         f"got {type(model).__name__}")
+    if not isinstance(X, Tensor) or not isinstance(y, Tensor):
+        raise ValueError("X and y must be torch tensors")
+    if (X.dim() < 1 or y.dim() != 1 or X.shape[0] != y.shape[0]
+            or y.numel() == 0):
+        raise ValueError(f"X (n, ...) and y (n,) need the same n >= 1 "
+                         f"rows, got {tuple(X.shape)} and {tuple(y.shape)}")
+    was_training = model.training
+    model.eval()
+    try:
+        out = loss_fn(model(X), y, reduction="none")
+    finally:
+        model.train(was_training)
+    if not isinstance(out, Tensor) or out.shape != y.shape:
+        raise ValueError("loss_fn(output, y, reduction='none') must "
+                         "return one loss per example")
+    return out.detach().float().cpu()
+
+
+class LossTracker:
+    r"""Per-example losses over training, and the examples whose loss moves most.
+
+    Call :meth:`update` with the vector :math:`(\ell_i(\theta_t))_i` once per
+    step, starting at :math:`t=0`. :attr:`matrix` is the ``(T, n)`` array of
+    losses and :meth:`deltas` the ``(T-1, n)`` changes
+    :math:`\Delta\ell_i(t)=\ell_i(\theta_{t+1})-\ell_i(\theta_t)`.
+    :meth:`top_movers` ranks the examples by
+    :math:`\sum_t|\Delta\ell_i(t)|` over a range of steps, or by one step's
+    change (by its reviews, Rosenfeld and Risteski (2024) find opposing
+    groups by the per-step largest loss change). Introduced in
+    {ref}`ch-opposing-signals`.
+    """
+
+    DIRECTIONS = ("abs", "up", "down")
+
+    def __init__(self) -> None:
+        self._rows: list[np.ndarray] = []
+        self._cache: dict[str, np.ndarray] = {}
+
+    def update(self, losses: Tensor | np.ndarray) -> None:
+        """Append one step's losses (one value per example, NaN not allowed)."""
+        if isinstance(losses, Tensor):
+            losses = losses.detach().cpu().numpy()
+        try:
+            row = np.array(losses, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("losses must be a vector of numbers") from None
+        if row.ndim != 1 or row.size == 0:
+            raise ValueError(f"losses must be a non-empty vector, got shape {row.shape}")
+        if self._rows and row.size != self._rows[0].size:
+            raise ValueError(f"expected {self._rows[0].size} losses, got {row.size}")
+        if np.isnan(row).any():
+            raise ValueError("losses contain NaN")
+        self._rows.append(row)
+        self._cache.clear()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The ``(T, n)`` matrix of recorded losses, one row per step (read-only)."""
+        if not self._rows:
+            raise ValueError("no losses recorded yet: call update() first")
+        if "matrix" not in self._cache:
+            self._cache["matrix"] = np.stack(self._rows)
+            self._cache["matrix"].flags.writeable = False
+        return self._cache["matrix"]
+
+    def deltas(self) -> np.ndarray:
+        r"""The ``(T-1, n)`` changes :math:`\ell_i(\theta_{t+1})-\ell_i(\theta_t)` (read-only)."""
+        if len(self._rows) < 2:
+            raise ValueError("deltas need at least two recorded steps")
+        if "deltas" not in self._cache:
+            self._cache["deltas"] = np.diff(self.matrix, axis=0)
+            self._cache["deltas"].flags.writeable = False
+        return self._cache["deltas"]
+
+    def group_means(self, groups: Tensor | np.ndarray) -> dict[int, np.ndarray]:
+        """The mean loss of each group over steps: ``{label: (T,) array}``."""
+        if isinstance(groups, Tensor):
+            groups = groups.detach().cpu().numpy()
+        groups = np.asarray(groups)
+        m = self.matrix
+        if groups.shape != (m.shape[1],) or not np.issubdtype(groups.dtype, np.integer):
+            raise ValueError(f"groups must be {m.shape[1]} integer labels, got shape {groups.shape} "
+                             f"and dtype {groups.dtype}")
+        return {int(g): m[:, groups == g].mean(axis=1) for g in np.unique(groups)}
+
+    def top_movers(self, k: int, step: int | slice | None = None,
+                   direction: str = "abs") -> np.ndarray:
+        r"""Indices of the ``k`` examples whose loss moves most, largest first.
+
+        The score of example :math:`i` is :math:`\sum_t s(\Delta\ell_i(t))`
+        over the steps that ``step`` selects from :meth:`deltas`: all
+        (``None``), a range (a ``slice``: ``slice(50, None)`` leaves out the
+        initial descent) or one step (an ``int``). :math:`s` is the absolute
+        value (``"abs"``), the change itself (``"up"``: largest increases)
+        or its negative (``"down"``: largest decreases). Ties go to the
+        smaller index.
+        """
+        d = self.deltas()
+        T, n = d.shape
+        if (isinstance(k, bool) or not isinstance(k, (int, np.integer))
+                or not 1 <= k <= n):
+            raise ValueError(f"k must be an integer in [1, {n}], got {k!r}")
+        if direction not in self.DIRECTIONS:
+            raise ValueError(f"direction must be one of {self.DIRECTIONS}, "
+                             f"got {direction!r}")
+        if isinstance(step, slice):
+            d = d[step]
+            if d.shape[0] == 0:
+                raise ValueError(f"{step} selects none of the {T} changes")
+        elif step is not None:
+            if (isinstance(step, bool)
+                    or not isinstance(step, (int, np.integer))
+                    or not -T <= step < T):
+                raise ValueError(f"step must be None, a slice or an integer "
+                                 f"in [0, {T - 1}], got {step!r}")
+            d = d[[int(step)]]
+        score = {"abs": np.abs(d), "up": d, "down": -d}[direction].sum(0)
+        return np.argsort(-score, kind="stable")[:int(k)]

@@ -75,9 +75,11 @@ def fit_classifier(
     y_test: Tensor | None = None,
     loss_fn: Callable[[Tensor, Tensor], Tensor] = nn.functional.cross_entropy,
     callback: Callable[[int, nn.Module, torch.optim.Optimizer], dict[str, float] | None] | None = None,
+    step_callback: Callable[[int, nn.Module, torch.optim.Optimizer], None] | None = None,
     scheduler: Any = None,
     clip_grad_norm: float | None = None,
     desc: str | None = None,
+    eval_train: bool = True,
 ) -> dict[str, list[float]]:
     """Train a classifier with mini-batch steps and return its history.
 
@@ -85,6 +87,11 @@ def fit_classifier(
     ``epoch``, ``batch_loss`` (mean mini-batch loss during the epoch), ``train_loss`` and
     ``train_acc`` (a full pass in eval mode after the epoch), ``test_loss`` and ``test_acc``
     when a test set is given, and whatever ``callback(epoch, model, optimizer)`` returns.
+    ``step_callback(step, model, optimizer)`` is called after every optimizer step
+    (``step`` counts from 1 over the whole run): with ``batch_size >= len(X)`` every epoch is one
+    full-batch gradient-descent step, and the hook sees every iterate.
+    ``eval_train=False`` skips the pass over the training set after each epoch (the history then
+    has no ``train_loss`` and ``train_acc``): for full-batch runs whose hook measures it anyway.
     ``scheduler.step()`` is called after every epoch when a scheduler is given, and
     ``clip_grad_norm`` clips the global gradient norm before every step. Progress uses
     ``tqdm.auto`` and is silent under CI (see :func:`stochlearn.runtime.quiet`).
@@ -105,9 +112,14 @@ def fit_classifier(
         raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     gen = torch.Generator().manual_seed(int(seed))
     n = X.shape[0]
-    hist: dict[str, list[float]] = {"epoch": [], "batch_loss": [], "train_loss": [], "train_acc": []}
+    if not isinstance(eval_train, bool):
+        raise ValueError(f"eval_train must be True or False, got {eval_train!r}")
+    hist: dict[str, list[float]] = {"epoch": [], "batch_loss": []}
+    if eval_train:
+        hist.update(train_loss=[], train_acc=[])
     if X_test is not None:
         hist.update(test_loss=[], test_acc=[])
+    step = 0
     for epoch in progress(range(1, epochs + 1), desc=desc or type(optimizer).__name__, unit="epoch"):
         model.train()
         perm = torch.randperm(n, generator=gen)
@@ -122,13 +134,17 @@ def fit_classifier(
                 nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
             optimizer.step()
             losses.append(loss.detach())
+            step += 1
+            if step_callback is not None:
+                step_callback(step, model, optimizer)
         if scheduler is not None:
             scheduler.step()
         hist["epoch"].append(epoch)
         hist["batch_loss"].append(float(torch.stack(losses).mean()))
-        tr_loss, tr_acc = evaluate(model, X, y, loss_fn=loss_fn)
-        hist["train_loss"].append(tr_loss)
-        hist["train_acc"].append(tr_acc)
+        if eval_train:
+            tr_loss, tr_acc = evaluate(model, X, y, loss_fn=loss_fn)
+            hist["train_loss"].append(tr_loss)
+            hist["train_acc"].append(tr_acc)
         if X_test is not None:
             te_loss, te_acc = evaluate(model, X_test, y_test, loss_fn=loss_fn)
             hist["test_loss"].append(te_loss)
