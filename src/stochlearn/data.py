@@ -174,8 +174,9 @@ def add_opposing_signal(X: Tensor, y: Tensor, classes: Sequence[int] = (3, 8),
 
     With two classes the same large feature says "class a" in group 1 and
     "class b" in group 2: the two groups' gradients along it oppose each
-    other, a planted version of the opposing signals (sky ⇒ plane, sky ⇒
-    ship) of Rosenfeld and Risteski (2024). One class gives a large feature
+    other, a planted version of the opposing signals of Rosenfeld and
+    Risteski (2024) (a reviewer's example: sky behind planes and behind
+    boats). One class gives a large feature
     that opposes nothing (a control). Returns ``X_aug`` of shape
     ``(n, d + k)`` and ``group`` (int64: 0 for the rest, ``j + 1`` for the
     examples planted in ``classes[j]``). The draw uses a local generator
@@ -214,6 +215,7 @@ def add_opposing_signal(X: Tensor, y: Tensor, classes: Sequence[int] = (3, 8),
     extra = torch.zeros(X.shape[0], int(k), dtype=X.dtype, device=X.device)
     extra[group.to(X.device) > 0] = float(magnitude)
     return torch.cat([X, extra], dim=1), group
+
 
 # --- optional downloads ---------------------------------------------------------------------------
 
