@@ -233,5 +233,7 @@ class LossTracker:
                 raise ValueError(f"step must be None, a slice or an integer "
                                  f"in [0, {T - 1}], got {step!r}")
             d = d[[int(step)]]
-        score = {"abs": np.abs(d), "up": d, "down": -d}[direction].sum(0)
+        score = (np.abs(d) if direction == "abs" else d).sum(0)
+        if direction == "down":
+            score = -score
         return np.argsort(-score, kind="stable")[:int(k)]
