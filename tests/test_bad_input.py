@@ -43,8 +43,12 @@ def _public_callables():
             continue
         module = importlib.import_module(f"stochlearn.{name}")
         names = getattr(module, "__all__", [n for n in dir(module) if not n.startswith("_")])
-        for attr in names:
-            obj = getattr(module, attr, None)
+        # a package's public submodules (stochlearn.data.slabs) are fuzzed too
+        members = [(attr, getattr(module, attr, None)) for attr in names]
+        for attr, sub in list(members):
+            if inspect.ismodule(sub) and sub.__name__.startswith("stochlearn."):
+                members += [(a, getattr(sub, a, None)) for a in getattr(sub, "__all__", [])]
+        for attr, obj in members:
             if not (inspect.isfunction(obj) or inspect.isclass(obj)):
                 continue
             if not getattr(obj, "__module__", "").startswith("stochlearn"):

@@ -29,7 +29,7 @@ def load(name: str) -> dict:
 
 
 def test_fixtures_name_their_source():
-    for name in ("diffgrad", "idnns_binned_mi", "bigbatch_ghost_bn", "score_sde"):
+    for name in ("diffgrad", "idnns_binned_mi", "bigbatch_ghost_bn", "score_sde", "slabs"):
         f = load(name)
         assert f["repo"] and len(f["commit"]) == 40 and f["file"] and f["how"], name
 
@@ -380,3 +380,36 @@ def test_depleted_sign_has_the_official_distribution():
         X, _ = sl.data.make_depleted_sign(20_000, 4, chi=float(chi), rng=0)
         assert stats.ks_2samp(X[:, 0], sample["x1"]).pvalue > 0.01, chi
         assert stats.ks_2samp(X[:, 1], sample["x2"]).pvalue > 0.01, chi
+
+
+# --- slab data: harshays/simplicitybiaspitfalls, scripts/gendata.py -------------------------------
+
+SLABS = load("slabs")
+
+
+def test_slab_geometry_matches_the_official_generator():
+    """Our slabs occupy the official intervals of |z|, with the official class shares in each."""
+    out, m = SLABS["outputs"], SLABS["inputs"]["margin"]
+    ours = sl.data.slabs.make_slab_dataset(20_000, ["lin", "slab3", "slab5", "slab7"], margin=m,
+                                           lin_noise=SLABS["inputs"]["lin_noise"], rotate=False, seed=3)
+    Z, y = ours.Z, ours.y.numpy()
+    for col, k in [(1, 3), (2, 5), (3, 7)]:
+        w = sl.data.slabs.slab_width(k, m)
+        z = np.abs(Z[:, col])
+        for j, iv in enumerate(out[f"slab{k}"]):
+            lo, hi = (0.0, w / 2) if j == 0 else ((j - 0.5) * w + 2 * m * j, (j + 0.5) * w + 2 * m * j)
+            # the official sample's extremes lie inside our interval and within 2e-3 of its ends
+            assert lo - 1e-6 <= iv["lo"] <= lo + 2e-3 and hi - 2e-3 <= iv["hi"] <= hi + 1e-6, (k, j)
+            inside = (z >= lo) & (z <= hi)
+            for c in (0, 1):
+                assert abs(inside[y == c].mean() - iv[f"frac{c}"]) < 0.02, (k, j, c)
+    # the noisy linear coordinate: the official share of points in [-m, m] and linear accuracy
+    assert np.mean(np.abs(Z[:, 0]) < m) == pytest.approx(out["lin_noisy_frac"], abs=1e-9)
+    assert np.mean((Z[:, 0] > 0) == y) == pytest.approx(out["lin_acc"], abs=0.01)
+
+
+def test_slab_label_classifies_the_official_points():
+    pts, m = SLABS["outputs"]["points"], SLABS["inputs"]["margin"]
+    y = np.array(pts["y"])
+    for k in (3, 5, 7):
+        assert np.array_equal(sl.data.slabs.slab_label(np.array(pts[f"slab{k}"]), k, m), y), k

@@ -11,6 +11,10 @@ Rosenfeld and Risteski (2024) follow the loss of every training example through 
 rank the examples by how much their loss moves between iterates. :func:`per_example_loss`
 measures :math:`\ell_i(\theta_t)` and :class:`LossTracker` keeps the matrix over steps.
 Introduced in {ref}`ch-opposing-signals`.
+
+Shah et al. (2020) ask which input features a trained binary classifier uses, by destroying a
+feature's link to the label and watching the ROC-AUC: :func:`binary_auc` and
+:func:`randomized_auc`. Introduced in {ref}`ch-simplicity-bias`.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["param_distance", "snapshot_params", "compare_growth_fits", "r_squared",
-           "per_example_loss", "LossTracker"]
+           "per_example_loss", "LossTracker", "binary_auc", "randomized_auc"]
 
 
 def snapshot_params(model: nn.Module) -> list[Tensor]:
@@ -237,3 +241,57 @@ class LossTracker:
         if direction == "down":
             score = -score
         return np.argsort(-score, kind="stable")[:int(k)]
+
+
+def binary_auc(scores: Tensor | np.ndarray, y: Tensor | np.ndarray) -> float:
+    r"""ROC-AUC of a binary classifier's scores (scikit-learn's implementation).
+
+    ``scores`` is either one score per example, shape ``(n,)``, or two logits
+    per example, shape ``(n, 2)``, scored by the logit difference
+    :math:`f_1-f_0`. The AUC is the probability that a random class-1 example
+    scores above a random class-0 one: 1 for a perfect ranking, 1/2 for
+    scores that ignore the label. Introduced in {ref}`ch-simplicity-bias`.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    if not all(isinstance(a, (Tensor, np.ndarray)) for a in (scores, y)):
+        raise ValueError("scores and y must be tensors or NumPy arrays")
+    s = torch.as_tensor(scores).detach().double().cpu()
+    y = torch.as_tensor(y).detach().cpu()
+    if s.dim() == 2 and s.shape[1] == 2:
+        s = s[:, 1] - s[:, 0]
+    if s.dim() != 1 or y.dim() != 1 or s.shape[0] != y.shape[0]:
+        raise ValueError(f"scores (n,) or (n, 2) and labels (n,) needed, got "
+                         f"{tuple(s.shape)} and {tuple(y.shape)}")
+    if set(y.unique().tolist()) != {0, 1}:
+        raise ValueError("y must hold both labels 0 and 1, and nothing else")
+    if not torch.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    return float(roc_auc_score(y.numpy(), s.numpy()))
+
+
+@torch.no_grad()
+def randomized_auc(model: nn.Module, X: Tensor, y: Tensor, R: np.ndarray,
+                   coords: Iterable[int], seed: int = 0) -> float:
+    r"""AUC of ``model`` on S-randomized inputs (Shah et al. 2020).
+
+    The coordinates ``S = coords`` of the standard basis (``X`` is
+    :math:`ZR`) are permuted across the examples by
+    :func:`stochlearn.data.slabs.randomize_coordinates` with ``seed``, and
+    the model is scored by :func:`binary_auc` of its logit difference, in
+    eval mode. An AUC near 1/2 says the model relies on :math:`S`; near 1,
+    that it ignores :math:`S`. Introduced in {ref}`ch-simplicity-bias`.
+    """
+    from .data.slabs import randomize_coordinates
+
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, "
+                         f"got {type(model).__name__}")
+    Xs = randomize_coordinates(X, R, list(coords), seed=seed)
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model(Xs)
+    finally:
+        model.train(was_training)
+    return binary_auc(logits, y)

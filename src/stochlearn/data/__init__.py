@@ -3,7 +3,8 @@
 Everything here works without a network: data that ships with scikit-learn, or generators.
 Larger datasets (CIFAR-10) have optional loaders that read a local copy, download it only when
 asked to and a network exists, and always verify the archive's checksum. Introduced in
-{ref}`ch-diffgrad`.
+{ref}`ch-diffgrad`. The synthetic slab datasets of Shah et al. (2020) live in
+:mod:`stochlearn.data.slabs`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Split", "digits_split", "digits_parity", "make_depleted_sign", "make_feature_noise_patches", "add_opposing_signal", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
+__all__ = ["slabs", "Split", "digits_split", "digits_parity", "make_depleted_sign", "make_feature_noise_patches", "add_opposing_signal", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
 
 ENV_DATA = "STOCHLEARN_DATA"
 
@@ -316,3 +317,6 @@ def cifar10(root: str | os.PathLike | None = None, download_ok: bool = False, md
     X_train, y_train = _read_cifar_bin([folder / f for f in _CIFAR_TRAIN])
     X_test, y_test = _read_cifar_bin([folder / f for f in _CIFAR_TEST])
     return Split(X_train, X_test, y_train, y_test)
+
+
+from . import slabs  # noqa: E402  (the slab datasets; NumPy and torch only)
