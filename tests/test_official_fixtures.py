@@ -29,7 +29,7 @@ def load(name: str) -> dict:
 
 
 def test_fixtures_name_their_source():
-    for name in ("diffgrad", "idnns_binned_mi", "bigbatch_ghost_bn", "score_sde", "slabs"):
+    for name in ("diffgrad", "idnns_binned_mi", "bigbatch_ghost_bn", "score_sde", "slabs", "wtacrs"):
         f = load(name)
         assert f["repo"] and len(f["commit"]) == 40 and f["file"] and f["how"], name
 
@@ -413,3 +413,34 @@ def test_slab_label_classifies_the_official_points():
     y = np.array(pts["y"])
     for k in (3, 5, 7):
         assert np.array_equal(sl.data.slabs.slab_label(np.array(pts[f"slab{k}"]), k, m), y), k
+
+
+# --- WTA-CRS: zirui-ray-liu/WTACRS, seq2seq/approxlinear/functional.py -------------------------------
+
+WTA = load("wtacrs")
+
+
+def test_winner_split_matches_the_official_k_adaptive():
+    for case in WTA["outputs"]["k_adaptive"]:
+        p = torch.tensor(case["p"], dtype=torch.float64)
+        assert sl.estimators.wta_split(p, case["k"]) == case["deter_k"]
+
+
+def test_winners_and_weights_match_the_official_subsampling():
+    """Given the official draws, our winners are its winners and our weights give its rows."""
+    for case in WTA["outputs"]["subsample"]:
+        x = torch.tensor(case["x"], dtype=torch.float64)
+        g = torch.tensor(case["grad_norm"], dtype=torch.float64)
+        k = int(case["sample_ratio"] * len(x))
+        p = sl.estimators.crs_probabilities(x, g)
+        c = sl.estimators.wta_split(p, k)
+        deter = case["deter_idx"] or []
+        assert c == len(deter)
+        order = torch.argsort(p, descending=True)
+        assert sorted(order[:c].tolist()) == sorted(deter)
+        if deter:
+            assert np.allclose(x[deter].numpy(), case["deter_rows"])
+        idx = torch.tensor(case["stoc_idx"])
+        q = p / (1 - p[order[:c]].sum())
+        ours = x[idx] / ((k - c) * q[idx])[:, None]
+        assert np.allclose(ours.numpy(), case["stoc_rows"], rtol=1e-6)

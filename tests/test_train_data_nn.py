@@ -162,3 +162,17 @@ def test_download_verifies_checksum(tmp_path):
         sl.data.download((tmp_path / "missing").as_uri(), tmp_path / "h.bin", good)
     with pytest.raises(ValueError, match="algorithm"):
         sl.data.file_digest(src, "sha1")
+
+
+def test_batch_callback_sees_each_batch_before_its_step():
+    X, y = torch.randn(50, 3), torch.randint(0, 2, (50,))
+    model = torch.nn.Linear(3, 2)
+    seen = []
+    weights = []
+    sl.train.fit_classifier(model, torch.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=2, batch_size=16,
+                   batch_callback=lambda idx, m: (seen.append(idx.clone()), weights.append(m.weight.detach().clone())),
+                   step_callback=lambda step, m, opt: weights.append(None), eval_train=False)
+    assert len(seen) == 8  # 4 batches per epoch
+    for epoch in (seen[:4], seen[4:]):  # each epoch's batches partition the data
+        assert sorted(torch.cat(epoch).tolist()) == list(range(50))
+    assert weights[0] is not None and weights[1] is None  # called before the step, not after

@@ -76,6 +76,7 @@ def fit_classifier(
     loss_fn: Callable[[Tensor, Tensor], Tensor] = nn.functional.cross_entropy,
     callback: Callable[[int, nn.Module, torch.optim.Optimizer], dict[str, float] | None] | None = None,
     step_callback: Callable[[int, nn.Module, torch.optim.Optimizer], None] | None = None,
+    batch_callback: Callable[[Tensor, nn.Module], None] | None = None,
     scheduler: Any = None,
     clip_grad_norm: float | None = None,
     desc: str | None = None,
@@ -90,6 +91,9 @@ def fit_classifier(
     ``step_callback(step, model, optimizer)`` is called after every optimizer step
     (``step`` counts from 1 over the whole run): with ``batch_size >= len(X)`` every epoch is one
     full-batch gradient-descent step, and the hook sees every iterate.
+    ``batch_callback(idx, model)`` is called before every forward pass with the indices (into
+    ``X``) of the examples in the batch: for layers that keep per-example state
+    ({ref}`ch-wta-crs`).
     ``eval_train=False`` skips the pass over the training set after each epoch (the history then
     has no ``train_loss`` and ``train_acc``): for full-batch runs whose hook measures it anyway.
     ``scheduler.step()`` is called after every epoch when a scheduler is given, and
@@ -127,6 +131,8 @@ def fit_classifier(
         for i in range(0, n, batch_size):
             idx = perm[i:i + batch_size]
             xb, yb = X[idx].to(device), y[idx].to(device)
+            if batch_callback is not None:
+                batch_callback(idx, model)
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(xb), yb)
             loss.backward()

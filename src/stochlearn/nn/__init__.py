@@ -8,6 +8,9 @@
   ({ref}`ch-sgd-noise-regimes`).
 * :class:`PatchReLU2Net` — a two-layer CNN with squared-ReLU filters shared over patches and a fixed
   second layer ({ref}`ch-benign-oscillation`).
+* :class:`SampledLinear`, :class:`MaskReLU`, :func:`set_sample_ids`, :func:`refresh_grad_norms` —
+  a linear layer whose backward keeps a sample of its input rows (WTA-CRS), and a ReLU that keeps
+  a bit mask ({ref}`ch-wta-crs`).
 
 Each layer a chapter introduces lives in its own module here and is re-exported below.
 """
@@ -16,6 +19,8 @@ from .ghost_bn import GhostBatchNorm1d, GhostBatchNorm2d, ghost_batch_norm, ghos
 from .models import ACTIVATIONS, mlp, resnet18
 from .ntk import NTKMLP, activation_scale
 from .patch import PatchReLU2Net
+from .sampled import MaskReLU, SampledLinear, refresh_grad_norms, set_sample_ids
 
 __all__ = ["ACTIVATIONS", "mlp", "resnet18", "NTKMLP", "activation_scale", "PatchReLU2Net",
-           "GhostBatchNorm1d", "GhostBatchNorm2d", "ghost_batch_norm", "ghost_sizes", "replace_bn_with_ghost"]
+           "GhostBatchNorm1d", "GhostBatchNorm2d", "ghost_batch_norm", "ghost_sizes", "replace_bn_with_ghost",
+           "SampledLinear", "MaskReLU", "set_sample_ids", "refresh_grad_norms"]
