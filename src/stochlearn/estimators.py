@@ -32,7 +32,7 @@ from torch import Tensor
 __all__ = ["METHODS", "crs_probabilities", "wta_split", "sample_rows",
            "estimate_product", "estimator_relmse"]
 
-#: The sampling methods: three unbiased ones, and the biased top-k.
+#: The sampling methods, three unbiased ones and the biased top-k.
 METHODS = ("uniform", "crs", "wta", "topk")
 
 

@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["saved_tensors", "saved_activation_bytes", "param_bytes"]
+__all__ = ["saved_tensors", "saved_activation_bytes", "peak_saved_bytes",
+           "param_bytes"]
 
 
 def _storage(t: Tensor) -> tuple[int, int]:
@@ -64,6 +65,72 @@ def saved_activation_bytes(fn: Callable[..., Any], *args: Any,
     """
     return sum(entry["nbytes"]
                for entry in saved_tensors(fn, *args, exclude=exclude))
+
+
+class _Ledger:
+    """Live bytes of saved storages, and their peak."""
+
+    def __init__(self) -> None:
+        self.count: dict[int, list[int]] = {}
+        self.live = self.peak = 0
+
+    def add(self, ptr: int, nbytes: int) -> None:
+        entry = self.count.setdefault(ptr, [0, nbytes])
+        if entry[0] == 0:
+            self.live += nbytes
+            self.peak = max(self.peak, self.live)
+        entry[0] += 1
+
+    def release(self, ptr: int) -> None:
+        entry = self.count[ptr]
+        entry[0] -= 1
+        if entry[0] == 0:
+            self.live -= entry[1]
+
+
+class _Held:
+    """A saved tensor that tells the ledger when autograd lets go of it."""
+
+    __slots__ = ("tensor", "ptr", "ledger")
+
+    def __init__(self, tensor: Tensor, ptr: int, ledger: _Ledger) -> None:
+        self.tensor, self.ptr, self.ledger = tensor, ptr, ledger
+        ledger.add(ptr, _storage(tensor)[1])
+
+    def __del__(self) -> None:
+        self.ledger.release(self.ptr)
+
+
+def peak_saved_bytes(fn: Callable[..., Any], *args: Any,
+                     exclude: Iterable[Tensor] = ()) -> int:
+    """The most bytes of saved tensors alive at once while ``fn(*args)`` runs.
+
+    Unlike :func:`saved_activation_bytes`, which adds up everything a
+    forward pass saves, this follows the saved tensors through a whole
+    training step: a storage counts from the moment autograd saves it until
+    autograd releases it (after the backward pass through it, or when its
+    graph is dropped). A step that updates one layer at a time and frees
+    its graph before the next has a peak of about one layer; backpropagation
+    keeps every layer's until the backward pass. Parameters (and the tensors
+    in ``exclude``) are left out, as in :func:`saved_tensors`.
+    """
+    if not callable(fn):
+        raise ValueError(f"fn must be callable, got {type(fn).__name__}")
+    skip = {_storage(t)[0] for t in exclude if isinstance(t, Tensor)}
+    if isinstance(fn, nn.Module):
+        skip |= {_storage(t)[0] for t in (*fn.parameters(), *fn.buffers())}
+    ledger = _Ledger()
+
+    def pack(t: Tensor) -> Any:
+        ptr = _storage(t)[0]
+        return t if ptr in skip else _Held(t, ptr, ledger)
+
+    def unpack(obj: Any) -> Tensor:
+        return obj.tensor if isinstance(obj, _Held) else obj
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+        fn(*args)
+    return ledger.peak
 
 
 def param_bytes(model: nn.Module) -> int:

@@ -70,10 +70,10 @@ class SampledLinear(nn.Linear):
     the :math:`n` rows kept, the weight gradient is
     :math:`\sum_t \mathrm{scale}_t\,g_{i_t}x_{i_t}^\top`; the bias and input
     gradients are exact. ``generator`` (an attribute, ``None`` by default)
-    drives the sampling; by default the global torch generator does, so that
-    :func:`stochlearn.seed_everything` fixes it. A layer whose weight does
-    not require grad (frozen) is plain ``nn.Linear``. ``mix`` blends the uniform
-    distribution into :math:`p` (see
+    drives the sampling; by default the global torch generator does, so
+    that :func:`stochlearn.runtime.seed_everything` fixes it. A layer whose
+    weight does not require grad (frozen) is plain ``nn.Linear``. ``mix``
+    blends the uniform distribution into :math:`p` (see
     :func:`stochlearn.estimators.crs_probabilities`; not in the paper).
     """
 
