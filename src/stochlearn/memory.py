@@ -34,7 +34,9 @@ def saved_tensors(fn: Callable[..., Any], *args: Any,
     One dict per storage: the ``shape`` and ``dtype`` of the first tensor
     seen on it and the storage's ``nbytes``. Storages of the tensors in
     ``exclude`` are left out; when ``fn`` is an ``nn.Module``, its parameters
-    and buffers are always left out.
+    and buffers are always left out. A saved view counts its whole storage
+    (that is what stays alive): pass a batch of its own (``X[:256].clone()``),
+    not a slice of the data set.
     """
     if not callable(fn):
         raise ValueError(f"fn must be callable, got {type(fn).__name__}")
