@@ -444,3 +444,29 @@ def test_winners_and_weights_match_the_official_subsampling():
         q = p / (1 - p[order[:c]].sum())
         ours = x[idx] / ((k - c) * q[idx])[:, None]
         assert np.allclose(ours.numpy(), case["stoc_rows"], rtol=1e-6)
+
+
+def test_seed_encoding_decodes_as_the_official_compute_weights_from_seeds():
+    """Genomes made by the official randomize/mutate decode to the official parameters, bit for
+    bit: the same table prefix, the same initial scaling, the same float32 mutation arithmetic."""
+    from stochlearn import evolution as ev
+
+    fx = load("neuroevolution")
+    noise = ev.NoiseTable(fx["table_size"])
+    policy = ev.PopulationMLP(*fx["sizes"][:1], fx["sizes"][-1], hidden=tuple(fx["sizes"][1:-1]))
+    np.testing.assert_array_equal(policy.scale, np.asarray(fx["scale"], np.float32))
+    for g in fx["genomes"]:
+        genome = ev.SeedGenome((g["seeds"][0], *[tuple(m) for m in g["seeds"][1:]]))
+        official = np.frombuffer(bytes.fromhex(g["theta_hex"]), dtype=np.float32)
+        assert genome.decode(policy, noise).tobytes() == official.tobytes()
+    assert fx["decode_check"]
+
+
+def test_novelty_matches_the_official_novelty_against_an_archive():
+    """With a population of one, our novelty is the official NS-ES `compute_novelty_vs_archive`."""
+    from stochlearn import evolution as ev
+
+    fx = load("neuroevolution")
+    for case in fx["novelty"]:
+        ours = ev.novelty(np.array([case["bc"]]), np.array(fx["archive"]), k=case["k"])[0]
+        assert ours == pytest.approx(case["novelty"], rel=1e-12)
