@@ -470,3 +470,47 @@ def test_novelty_matches_the_official_novelty_against_an_archive():
     for case in fx["novelty"]:
         ours = ev.novelty(np.array([case["bc"]]), np.array(fx["archive"]), k=case["k"])[0]
         assert ours == pytest.approx(case["novelty"], rel=1e-12)
+
+
+def test_input_encodings_match_hyperlight():
+    """cos|sin and z|1-z, with hyperlight's layout (all cosines, then all sines)."""
+    from stochlearn import hyper
+
+    fx = load("hyperlight")
+    gamma = torch.tensor(fx["gamma"])[:, None]
+    for mode, official in fx["encodings"].items():
+        torch.testing.assert_close(hyper.encode(gamma, mode), torch.tensor(official), atol=1e-7, rtol=0)
+    torch.testing.assert_close(hyper.encode(torch.tensor([fx["gamma3"]]), "cos|sin"),
+                               torch.tensor(fx["encoding3_cos_sin"]), atol=1e-7, rtol=0)
+
+
+def test_hypernetwork_initialisation_matches_hyperlight_statistics():
+    """Same scales as hyperlight's HyperNet at init (averaged over the same 5 seeds): hidden
+    layers Kaiming fan-out, each target's output rows on their own, θ0 Kaiming fan-in with zero
+    biases, zero hidden biases. Different RNG draws, so the stds agree to a few per cent."""
+    from stochlearn import hyper
+
+    fx = load("hyperlight")
+    shapes = {n: torch.Size(s) for n, s in fx["output_shapes"].items()}
+    ours = []
+    for seed in range(len(fx["init_stats"])):
+        torch.manual_seed(100 + seed)
+        h = hyper.HyperNet(1, shapes, hidden=tuple(fx["hidden_sizes"]))
+        rows, theta0, start = {}, {}, 0
+        for name, shape in shapes.items():
+            k = shape.numel()
+            rows[name] = h.out.weight[start:start + k].std().item()
+            theta0[name] = h.out.bias[start:start + k].std().item()
+            start += k
+        hidden = [m.weight.std().item() for m in h.body if isinstance(m, torch.nn.Linear)]
+        assert all(float(m.bias.detach().abs().max()) == 0 for m in h.body if isinstance(m, torch.nn.Linear))
+        ours.append((rows, theta0, hidden))
+    mean = lambda xs: sum(xs) / len(xs)
+    for name in shapes:
+        off = mean([s["output_row_std"][name] for s in fx["init_stats"]])
+        assert mean([r[name] for r, _, _ in ours]) == pytest.approx(off, rel=0.1)
+        off0 = mean([s["theta0_std"][name] for s in fx["init_stats"]])
+        assert mean([t[name] for _, t, _ in ours]) == pytest.approx(off0, rel=0.1, abs=1e-12)
+    for i in range(len(fx["hidden_sizes"])):
+        off = mean([s["hidden_weight_std"][i] for s in fx["init_stats"]])
+        assert mean([h[i] for _, _, h in ours]) == pytest.approx(off, rel=0.15)

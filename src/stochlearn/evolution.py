@@ -226,9 +226,10 @@ class Evaluation:
 
 
 def make_env(env_id: str, num_envs: int) -> Any:
-    """A batch of ``num_envs`` environments: :class:`sl.rl.BatchedMountainCar`
-    for ``"MountainCar-v0"``, gymnasium's own vector env where the
-    environment has one (CartPole), otherwise a synchronous vector env."""
+    """A batch of ``num_envs`` environments:
+    :class:`stochlearn.rl.BatchedMountainCar` for ``"MountainCar-v0"``,
+    gymnasium's own vector env where the environment has one (CartPole),
+    otherwise a synchronous vector env."""
     num_envs = _count("num_envs", num_envs)
     _check("env_id", env_id, str)
     if env_id == "MountainCar-v0":
