@@ -514,3 +514,22 @@ def test_hypernetwork_initialisation_matches_hyperlight_statistics():
     for i in range(len(fx["hidden_sizes"])):
         off = mean([s["hidden_weight_std"][i] for s in fx["init_stats"]])
         assert mean([h[i] for _, _, h in ours]) == pytest.approx(off, rel=0.15)
+
+
+def test_coreset_selection_matches_the_official_craig_with_submodlib():
+    """Per-class facility location on the official gradient proxies: the same kernel as
+    submodlib's dense 'euclidean' metric, the same picks in the same order, the same cluster sizes."""
+    from stochlearn import coresets
+
+    fx = load("dea")
+    G = torch.tensor(fx["G"], dtype=torch.float64)
+    y = torch.tensor(fx["y"])
+    logits = torch.tensor(fx["X"], dtype=torch.float64) @ torch.tensor(fx["W"], dtype=torch.float64).T
+    torch.testing.assert_close(coresets.gradient_proxies(logits, y), G, atol=1e-6, rtol=0)
+    sim0 = coresets.similarity(G[y == 0])
+    torch.testing.assert_close(sim0, torch.tensor(fx["class0_similarity"], dtype=torch.float64),
+                               atol=1e-6, rtol=0)
+    idx, w = coresets.craig_per_class(G, y, fx["budget"], 3)
+    assert idx.tolist() == fx["order"]
+    assert w.tolist() == fx["raw_weights"]
+    torch.testing.assert_close(w / w.sum() * len(w), torch.tensor(fx["normalized_weights"], dtype=torch.float64))

@@ -21,7 +21,7 @@ from .show import show
 __version__ = "0.1.0"
 
 #: Topic modules, loaded lazily on attribute access.
-SUBMODULES = ("curvature", "data", "diffusion", "estimators", "evolution", "exercises", "hyper", "info", "local", "memory", "metrics", "nn", "optim",
+SUBMODULES = ("coresets", "curvature", "data", "diffusion", "estimators", "evolution", "exercises", "hyper", "info", "local", "memory", "metrics", "nn", "optim",
               "plot", "regimes", "rl", "rmt", "schedules", "stats", "toyfunctions", "train")
 
 __all__ = ["CLAIMS_MIME", "Claims", "PROFILES", "Run", "progress", "quiet", "seed_everything", "setup",

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["batch_hessian_top_eig", "hvp", "top_hessian_eigs"]
+__all__ = ["batch_hessian_top_eig", "hvp", "param_jacobian", "top_hessian_eigs"]
 
 
 def _check_params(params: Sequence[Tensor]) -> list[Tensor]:
@@ -182,3 +182,27 @@ def batch_hessian_top_eig(model: nn.Module, loss: Callable[[Tensor, Tensor], Ten
     finally:
         model.train(was_training)
     return np.asarray(out)
+
+
+def param_jacobian(model: nn.Module, X: Tensor) -> Tensor:
+    r"""The Jacobian of all of ``model``'s outputs on ``X`` with respect to
+    all its parameters, ``(n * n_out, n_params)``, rows ordered example by
+    example (``torch.func.jacrev`` over ``functional_call``, one example at
+    a time with ``vmap``). Its singular values are the square roots of the
+    eigenvalues of the Gauss–Newton matrix :math:`J^\top J`. Introduced in
+    {ref}`ch-data-efficient-augmentation`.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError("model must be an nn.Module")
+    if not isinstance(X, Tensor) or X.ndim < 2 or not X.is_floating_point():
+        raise ValueError("X must be a float tensor (n, ...)")
+    from torch.func import functional_call, jacrev, vmap
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+
+    def out(p: dict[str, Tensor], x: Tensor) -> Tensor:
+        return functional_call(model, p, (x[None],))[0].flatten()
+
+    jac = vmap(jacrev(out), in_dims=(None, 0))(params, X)
+    n, n_out = len(X), next(iter(jac.values())).shape[1]
+    return torch.cat([j.reshape(n * n_out, -1) for j in jac.values()], 1)

@@ -26,7 +26,8 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["param_distance", "snapshot_params", "compare_growth_fits", "r_squared",
-           "per_example_loss", "LossTracker", "binary_auc", "randomized_auc"]
+           "per_example_loss", "LossTracker", "binary_auc", "randomized_auc",
+           "subspace_overlap"]
 
 
 def snapshot_params(model: nn.Module) -> list[Tensor]:
@@ -295,3 +296,25 @@ def randomized_auc(model: nn.Module, X: Tensor, y: Tensor, R: np.ndarray,
     finally:
         model.train(was_training)
     return binary_auc(logits, y)
+
+
+def subspace_overlap(A: Tensor, B: Tensor, k: int) -> float:
+    r"""How much the top-``k`` right singular subspaces of ``A`` and ``B``
+    (both ``(·, p)``) coincide: :math:`\frac1k\lVert V_A^\top V_B\rVert_F^2`,
+    the mean squared cosine of their principal angles. 1 for the same
+    subspace, about :math:`k/p` for random ones. Introduced in
+    {ref}`ch-data-efficient-augmentation`.
+    """
+    for name, M in (("A", A), ("B", B)):
+        if not isinstance(M, Tensor) or M.ndim != 2 \
+                or not M.is_floating_point():
+            raise ValueError(f"{name} must be a float matrix")
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(f"A and B need the same number of columns, got "
+                         f"{A.shape[1]} and {B.shape[1]}")
+    if isinstance(k, bool) or not isinstance(k, int) \
+            or not 1 <= k <= min(*A.shape, *B.shape):
+        raise ValueError(f"k must be an int in [1, {min(*A.shape, *B.shape)}]")
+    Va = torch.linalg.svd(A.double(), full_matrices=False).Vh[:k]
+    Vb = torch.linalg.svd(B.double(), full_matrices=False).Vh[:k]
+    return float((Va @ Vb.T).pow(2).sum() / k)

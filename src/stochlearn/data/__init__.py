@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["slabs", "Split", "digits_split", "digits_parity", "make_depleted_sign", "make_feature_noise_patches", "add_opposing_signal", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
+__all__ = ["slabs", "augment", "Split", "digits_split", "digits_parity", "make_depleted_sign", "make_feature_noise_patches", "add_opposing_signal", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
 
 ENV_DATA = "STOCHLEARN_DATA"
 
@@ -320,3 +320,4 @@ def cifar10(root: str | os.PathLike | None = None, download_ok: bool = False, md
 
 
 from . import slabs  # noqa: E402  (the slab datasets; NumPy and torch only)
+from . import augment  # noqa: E402  (image augmentations; torch only)
