@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 __all__ = ["ENCODINGS", "encode", "HyperNet"]
 
-#: The input encodings of hyperlight: none, the circle, and [γ, 1 − γ].
+#: The input encodings of hyperlight (none, the circle, and [γ, 1 − γ]).
 ENCODINGS = (None, "cos|sin", "z|1-z")
 
 
