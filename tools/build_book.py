@@ -10,7 +10,7 @@
    A chapter whose book run at seed 0 is already in `_build/executed` (the nightly matrix's
    `make seeds` leaves it there), with a passing report made with the same library key and the
    same code cells, is not run again: its outputs go into the cache as they are.
-3. The status page is generated from the reports, and `jupyter-book build . -W -n --keep-going`
+3. The status page and the instructors' table are generated from the reports, and `jupyter-book build . -W -n --keep-going`
    builds the site from the cache.
 """
 
@@ -174,10 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     check_cache_key()
     failed = execute_missing(args.jobs, args.strict_budget)
+    from .instructors import main as write_instructors
     from .notebooks import main as write_notebooks
     from .status import main as write_status
 
     write_status()
+    write_instructors()
     write_notebooks([])  # the Colab/Binder/download buttons point at these
     if failed:
         print(f"chapters failed: {', '.join(failed)}", file=sys.stderr)

@@ -10,9 +10,10 @@ A generated notebook
 - starts with a cell that installs `stochlearn` from the repository, in Colab only;
 - carries `accelerator: GPU` metadata when the chapter's front matter says `gpu: true`.
 
-A student notebook replaces every cell tagged `solution` by a stub: the same functions and
-classes with bodies that raise `NotImplementedError`, and a final `raise NotImplementedError`; the
-self-check cells (tag `check`) stay. The repository URL is read from `_config.yml`, nowhere else.
+A student notebook replaces, in every cell tagged `solution`, what the student is asked to write
+(function bodies, the exercise's top-level code) by `raise NotImplementedError`, and nothing else
+raises; the self-check cells (tag `check`) stay. `tools/assignments.py` writes the same regions as
+nbgrader solution regions. The repository URL is read from `_config.yml`, nowhere else.
 """
 
 from __future__ import annotations
@@ -225,49 +226,121 @@ def clean_notebook(ch: Chapter) -> nbformat.NotebookNode:
     return nb
 
 
-def _stub_source(src: str, label: str) -> str:
-    """Signatures of the solution's functions and classes, each raising NotImplementedError."""
+#: nbgrader's delimiters of a solution region (its defaults); tools/assignments.py writes them.
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+
+def solution_regions(src: str) -> list[tuple[int, int, str, str | None]]:
+    """The parts of a solution cell that a student writes: ``(first, last, indent, function)``
+    line ranges (1-based, inclusive) in ``src``; ``function`` names the function whose body the
+    range is, or is None for top-level code.
+
+    A function's body after its docstring is a region, and so is each method body of a class; a
+    run of other top-level statements is one region. Comment lines right above a region's first
+    statement belong to it (they are hints). Imports, signatures and docstrings stay given. What
+    a region replaces is exactly what the student is asked to write, so a stub raises only there
+    (nbgrader's ``### BEGIN SOLUTION`` / ``### END SOLUTION`` model).
+    """
+    lines = src.splitlines()
     try:
         tree = ast.parse(src)
     except SyntaxError:
-        tree = ast.Module(body=[], type_ignores=[])
+        return [(1, len(lines), "", None)] if lines else []
+    regions: list[tuple[int, int, str, str | None]] = []
 
-    def stub(node: ast.AST) -> ast.AST:
+    def with_comments(first: int, floor: int) -> int:
+        while first - 1 > floor and lines[first - 2].lstrip().startswith("#"):
+            first -= 1
+        return first
+
+    def body_region(node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        doc = ast.get_docstring(node) is not None
+        body = node.body[1:] if doc else node.body
+        if not body:
+            return
+        if body[0].lineno == node.lineno:
+            raise ValueError(f"a solution's function {node.name!r} needs its body on lines of its own")
+        first = with_comments(body[0].lineno, node.body[0].end_lineno if doc else node.lineno)
+        line = lines[body[0].lineno - 1]
+        regions.append((first, node.end_lineno, line[: len(line) - len(line.lstrip())], node.name))
+
+    run: list[ast.stmt] = []
+    previous_end = 0
+
+    def close_run() -> None:
+        if run:
+            regions.append((with_comments(run[0].lineno, previous_end), run[-1].end_lineno, "", None))
+            run.clear()
+
+    for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            doc = ast.get_docstring(node)
-            body: list[ast.stmt] = [ast.Expr(ast.Constant(doc))] if doc else []
-            msg = ast.Constant(f"exercise {label!r}: write {node.name}")
-            body.append(ast.Raise(ast.Call(ast.Name("NotImplementedError", ast.Load()), [msg], []), None))
-            node.body = body
-            return node
-        if isinstance(node, ast.ClassDef):
-            node.body = [stub(n) for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] \
-                or [ast.Pass()]
-            return node
-        return node
+            close_run()
+            body_region(node)
+        elif isinstance(node, ast.ClassDef) and any(
+                isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in node.body):
+            close_run()
+            for n in node.body:
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    body_region(n)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            close_run()
+        else:
+            run.append(node)
+            continue
+        previous_end = node.end_lineno
+    close_run()
+    return sorted(regions)
 
-    kept = [stub(n) for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    header = f"# Exercise: {label}.\n# Replace the bodies below with your solution, then run the check cell.\n"
-    code = ast.unparse(ast.fix_missing_locations(ast.Module(body=kept, type_ignores=[]))) + "\n\n" if kept else ""
-    return header + code + f"raise NotImplementedError({f'exercise {label!r}: not done yet'!r})\n"
+
+def mark_solutions(src: str, notes: str = "") -> str:
+    """``src`` with each solution region between nbgrader's delimiters; ``notes`` (the solution's
+    prose) goes into the first region as comments."""
+    lines = src.splitlines()
+    regions = solution_regions(src)
+    for k, (first, last, indent, _) in enumerate(reversed(regions)):
+        lines.insert(last, indent + END_SOLUTION)
+        if notes and k == len(regions) - 1:
+            lines[first - 1:first - 1] = [f"{indent}# {ln}".rstrip() for ln in notes.strip().splitlines()]
+        lines.insert(first - 1, indent + BEGIN_SOLUTION)
+    return "\n".join(lines)
+
+
+def stub_header(label: str) -> str:
+    """The one line at the top of a stub cell that says what to do with it."""
+    end = "" if label[-1:] in ".?!" else "."
+    return f"# Exercise: {label}{end} Replace each `raise NotImplementedError` below with your code."
+
+
+def clear_solutions(src: str, label: str) -> str:
+    """The student's stub of a solution cell: every region of :func:`solution_regions` becomes
+    ``# YOUR CODE HERE`` and a ``raise NotImplementedError`` naming the exercise, under a one-line
+    header; the rest of the cell (signatures, docstrings, imports) stays as it is."""
+    lines = src.splitlines()
+    for first, last, indent, function in reversed(solution_regions(src)):
+        msg = f"exercise {label!r}: " + (f"write the body of {function}" if function else "write this part")
+        lines[first - 1:last] = [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({msg!r})"]
+    return "\n".join([stub_header(label), *lines])
+
+
+def _exercise_label(cell: nbformat.NotebookNode, label: str) -> str:
+    found = re.findall(r"^### Exercise: (.*)$", cell.source, flags=re.M)
+    return found[-1].strip() if found else label
 
 
 def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Solutions stubbed out (cells tagged `solution`), self-checks (tag `check`) kept."""
+    """Solutions stubbed out (cells tagged `solution`, see :func:`clear_solutions`), the
+    solutions' prose removed, self-checks (tag `check`) kept."""
     nb = nbformat.from_dict(nb)  # a deep copy
     label = "?"
     cells = []
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            found = re.findall(r"^### Exercise: (.*)$", cell.source, flags=re.M)
-            if found:
-                label = found[-1].strip()
+            label = _exercise_label(cell, label)
             cell.source = cell.source.split("#### Solution")[0].rstrip()  # the solution's prose goes too
             if not cell.source:
                 continue
         tags = cell.get("metadata", {}).get("tags", [])
         if cell.cell_type == "code" and "solution" in tags:
-            cell.source = _stub_source(cell.source, label)
+            cell.source = clear_solutions(cell.source, label)
             cell.outputs, cell.execution_count = [], None
         cells.append(cell)
     nb.cells = cells
