@@ -99,6 +99,16 @@ def check_cache_key() -> None:
     KEY_FILE.write_text(key + "\n")
 
 
+def _expected_seconds(ch: Chapter) -> float:
+    """How long a chapter's book run should take: its last report's time, else its budget."""
+    import json
+
+    rep = report_path(ch.slug, "book", 0)
+    if rep.exists():
+        return float(json.loads(rep.read_text()).get("wall_s", 0.0))
+    return ch.budget("book") or 0.0
+
+
 def execute_missing(jobs: int, strict_budget: bool = False) -> list[str]:
     """Execute every chapter that is not in the cache; return the slugs that failed.
 
@@ -129,6 +139,7 @@ def execute_missing(jobs: int, strict_budget: bool = False) -> list[str]:
     if not todo:
         print("every chapter is in the execution cache")
         return []
+    todo.sort(key=lambda ch: -_expected_seconds(ch))  # longest first: the last to finish is a short one
     jobs = max(1, min(jobs, len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     print(f"executing {len(todo)} chapter(s) at the book profile, {jobs} at a time, {threads} thread(s) each")
