@@ -181,3 +181,68 @@ def test_every_library_module_has_an_api_page():
     for page in (ROOT / "book" / "api").glob("*.md"):
         if page.stem != "index":
             assert f"{{doc}}`{page.stem}`" in index, f"book/api/index.md does not list {page.stem}"
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
+def test_prerequisites_are_earlier_chapters_of_the_toc(ch):
+    """`prerequisites:` lists the chapters a reader should read first: chapters of the toc, each
+    before this one in reading order (so the map of the book has no cycle)."""
+    pre = ch.meta.get("prerequisites")
+    assert isinstance(pre, list) and all(isinstance(p, str) for p in pre), \
+        "stochlearn.prerequisites must be a list of chapter slugs ([] when none)"
+    order = [c.slug for c in CHAPTERS]
+    for p in pre:
+        assert p != ch.slug, "a chapter cannot be its own prerequisite"
+        assert p in order, f"prerequisite {p!r} is not a chapter of _toc.yml"
+        assert order.index(p) < order.index(ch.slug), f"prerequisite {p!r} comes after {ch.slug} in the toc"
+
+
+def test_curriculum_graph_has_every_part_chapter_and_arrow(tmp_path):
+    from tools.curriculum_graph import read_graph, render
+
+    graph = read_graph()
+    assert [n.slug for n in graph.nodes] == IDS
+    assert len(graph.groups) == 7 and sum(len(g.nodes) + len(g.planned) for g in graph.groups) == 58
+    assert sorted(graph.edges) == sorted((p, c.slug) for c in CHAPTERS for p in c.meta["prerequisites"])
+    html = render(graph, uri=lambda doc: f"/{doc}.html")
+    for n in graph.nodes:
+        assert f'href="/{n.docname}.html"' in html
+    for src, dst in graph.edges:
+        assert f'data-from="{src}" data-to="{dst}"' in html
+    assert html.count('class="sl-map-edge"') == len(graph.edges)
+
+    # a prerequisite that is not a chapter of the toc is a clear error
+    import shutil
+
+    for f in ("_toc.yml", "book/references.bib"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / f, tmp_path / f)
+    for c in CHAPTERS:
+        dest = tmp_path / c.path.relative_to(ROOT)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        text = c.path.read_text(encoding="utf-8")
+        if c is CHAPTERS[-1]:
+            text = re.sub(r"prerequisites: \[[^\]]*\]", "prerequisites: [no-such-chapter]", text, count=1)
+        dest.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="'no-such-chapter' is not a chapter of _toc.yml"):
+        read_graph(tmp_path)
+
+
+def test_status_page_summarises_each_part():
+    from tools.curriculum_graph import read_graph
+    from tools.status import part_summary
+
+    graph = read_graph()
+    first, last = graph.groups[0], graph.groups[-1]
+    a, b = first.nodes[0].slug, first.nodes[1].slug
+    claims = [{"claim": f"C{i}", "passed": i != 3, "detail": ""} for i in (1, 2, 3)]
+    latest = {(a, "book"): {"claims": claims}, (b, "quick"): {"claims": claims}}  # quick runs don't count
+    seeds = {(a, "book"): {"seeds": [0, 1, 2, 3, 4], "claims": [{"claim": "C1", "held": 5}, {"claim": "C2", "held": 3}]}}
+    rows = part_summary(latest, seeds, graph)
+    assert len(rows) == 2 + len(graph.groups)
+    row = rows[2].split(" | ")
+    n = len(first.nodes)
+    assert row[1] == f"{n} of {n + len(first.planned)}"
+    assert row[2] == f"✗ 2/3 (1 of {n} chapters)"
+    assert row[3].rstrip(" |") == f"✗ 1/2 (1 of {n} chapters)"
+    assert rows[-1].endswith(f"| {len(last.nodes)} of {len(last.nodes) + len(last.planned)} | — | — |")

@@ -1,7 +1,9 @@
 """The chapters of the book: the toc, their front matter, and md → ipynb conversion.
 
 `_toc.yml` is the single list of chapters; each chapter's front matter (`stochlearn:`) is the single
-source of its paper, budget and GPU flag.
+source of its paper, budget and GPU flag, and of the chapters it builds on (`prerequisites:`, a list
+of chapter slugs that come before it in the toc; [] when none), which tools/curriculum_graph.py
+draws as the map of the book.
 """
 
 from __future__ import annotations

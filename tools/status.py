@@ -2,7 +2,9 @@
 
     python -m tools.status      → book/_generated/status.md (included by book/status.md)
 
-One row per chapter of the toc: its paper, the wall time of its last run per profile against its
+First, one row per part of the curriculum: its chapters in the toc against those planned, and the
+claims held in its chapters' last `book` runs and over the seeds of their last `make seeds` runs.
+Then one row per chapter of the toc: its paper, the wall time of its last run per profile against its
 budget, and each claim of its last `book` run (else its last `quick` run) with the measured detail.
 """
 
@@ -59,6 +61,42 @@ def mutation_table(rep: dict) -> list[str]:
     return out
 
 
+#: A claim is robust when it holds for this share of the seeds of a sweep (4 of 5).
+SEEDS_TO_HOLD = 0.8
+
+
+def part_summary(latest: dict[tuple[str, str], dict], seeds: dict[tuple[str, str], dict],
+                 graph=None) -> list[str]:
+    """One row per part of the curriculum (the groups of tools/curriculum_graph.py): chapters in
+    the toc of those planned; the claims that held in the chapters' latest `book` reports; and,
+    from the seed-sweep reports, the claims that held for 4 of 5 seeds ("—" where none exists)."""
+    from .curriculum_graph import read_graph
+
+    graph = graph or read_graph()
+    out = ["| part | chapters | claims held (book) | robust over seeds |", "|---|---|---|---|"]
+    for g in graph.groups:
+        n_claims = n_ok = n_run = 0
+        n_swept_claims = n_robust = n_swept = 0
+        for n in g.nodes:
+            rep = latest.get((n.slug, "book"))
+            if rep is not None and rep["claims"]:
+                n_run += 1
+                n_claims += len(rep["claims"])
+                n_ok += sum(bool(c["passed"]) for c in rep["claims"])
+            sr = seeds.get((n.slug, "book"))
+            if sr is not None and sr["claims"]:
+                n_swept += 1
+                n_swept_claims += len(sr["claims"])
+                n_robust += sum(c["held"] >= SEEDS_TO_HOLD * len(sr["seeds"]) for c in sr["claims"])
+        of = lambda k: f" ({k} of {len(g.nodes)} chapters)" if k < len(g.nodes) else ""  # noqa: E731
+        claims = f"{'✓' if n_ok == n_claims else '✗'} {n_ok}/{n_claims}{of(n_run)}" if n_run else "—"
+        robust = (f"{'✓' if n_robust == n_swept_claims else '✗'} {n_robust}/{n_swept_claims}{of(n_swept)}"
+                  if n_swept else "—")
+        out.append(f"| {{doc}}`{_cell(g.caption)} <../{g.docname}>` | {len(g.nodes)} of "
+                   f"{len(g.nodes) + len(g.planned)} | {claims} | {robust} |")
+    return out
+
+
 def render() -> str:
     reports = load_reports()
     latest: dict[tuple[str, str], dict] = {}
@@ -104,7 +142,13 @@ def render() -> str:
             f"cores); a run over {BUDGET_TOLERANCE:g} × its budget is marked ⚠. "
             "*Seeds*: for how many of the seeds of the last `make seeds` run (book profile) the "
             "chapter's weakest claim held; a chapter passes with every claim holding for 4 of 5.\n")
-    return head + "\n" + "\n".join(lines) + "\n\n## Claims of each chapter\n" + "\n".join(details) + "\n"
+    parts = ("## Per part\n\n*Chapters*: those in the book, of those the curriculum plans. "
+             "*Claims held*: over the part's chapters, the claims that held in each one's last `book` "
+             "run. *Robust over seeds*: over the chapters with a `make seeds` run, the claims that held "
+             f"for at least {SEEDS_TO_HOLD:.0%} of the seeds (4 of 5). A count over fewer chapters "
+             "than the part has says so.\n\n" + "\n".join(part_summary(latest, seeds)) + "\n")
+    return (parts + "\n## Chapters\n\n" + head + "\n" + "\n".join(lines)
+            + "\n\n## Claims of each chapter\n" + "\n".join(details) + "\n")
 
 
 def main() -> Path:

@@ -4,6 +4,9 @@ Colab opens only .ipynb files from a repository, so a chapter's Colab button poi
 generated notebook on the `notebooks` branch (published by the nightly workflow), Binder opens the
 generated notebook that `postBuild` writes, and the page's .ipynb download is that same notebook
 (from _build/notebooks/, written by `python -m tools.notebooks` before the build).
+
+It also draws the map of the book that the intro page includes (tools/curriculum_graph.py) when a
+build starts, from the chapters' front matter as it is then.
 """
 
 from __future__ import annotations
@@ -80,7 +83,29 @@ def _docstring_roles(app, what, name, obj, options, lines) -> None:
         lines[i] = _MYST_ROLE.sub(lambda m: f":{m.group(1)}:`", line)
 
 
+def _write_curriculum_graph(app) -> None:
+    """book/_generated/curriculum.html, with links relative to the page that includes it."""
+    import sys
+
+    root = str(Path(app.srcdir).resolve())
+    if root not in sys.path:
+        sys.path.insert(0, root)  # the `tools` package of the repository
+    from tools import curriculum_graph
+
+    builder = app.builder
+    page = curriculum_graph.PAGE
+
+    def uri(docname: str) -> str:
+        try:
+            return builder.get_relative_uri(page, docname)
+        except Exception:  # a builder without pages (linkcheck, latex): the HTML builder's link
+            return "../" * page.count("/") + docname + ".html"
+
+    curriculum_graph.write(Path(app.srcdir), uri=uri if builder.format == "html" else None)
+
+
 def setup(app):
+    app.connect("builder-inited", _write_curriculum_graph)
     app.connect("autodoc-process-docstring", _docstring_roles)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("html-page-context", _retarget, priority=900)  # after the theme adds its buttons

@@ -25,6 +25,7 @@ PAGES = {
     "intro": "book/intro.html",
     FIRST.slug: f"{FIRST.docname}.html",
     "status": "book/status.html",
+    "instructors": "book/instructors.html",
 }
 
 pytestmark = pytest.mark.skipif(not (SITE / "index.html").exists(), reason="build the book first (make book)")
@@ -94,6 +95,27 @@ def test_chapter_has_figures_math_and_claims(browser, server):
     page.close()
 
 
+def test_intro_shows_the_map_with_a_link_to_every_chapter(browser, server):
+    page, problems, _ = _open(browser, server, PAGES["intro"])
+    svg = page.locator("svg.sl-map")
+    assert svg.count() == 1 and svg.bounding_box()["height"] > 300, "the map of the book is missing"
+    links = page.eval_on_selector_all(  # SVG links are relative: resolve them against the page
+        "svg.sl-map a.sl-map-node", "els => els.map(e => new URL(e.href.baseVal, document.baseURI).href)")
+    want = [f"{server}/{ch.docname}.html" for ch in chapters()]
+    assert sorted(links) == sorted(want), (links, want)
+    for url in links:
+        assert (SITE / urlsplit(url).path.lstrip("/")).exists(), url
+    # the labels stay readable in the dark theme: the text colour differs from the node's fill
+    page.evaluate("document.documentElement.dataset.theme = 'dark'")
+    fill, text = page.evaluate("""() => {
+        const n = document.querySelector('svg.sl-map a.sl-map-node');
+        return [getComputedStyle(n.querySelector('rect')).fill, getComputedStyle(n.querySelector('text')).fill];
+    }""")
+    assert fill != text, (fill, text)
+    assert not problems, problems
+    page.close()
+
+
 def test_status_page_lists_every_chapter(browser, server):
     page, _, _ = _open(browser, server, PAGES["status"])
     text = page.locator("main").inner_text()
@@ -141,3 +163,28 @@ def test_every_internal_link_resolves():
             elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _parse(target).ids:
                 broken.append(f"{page.relative_to(SITE)} → {link} (no such anchor)")
     assert not broken, "\n".join(sorted(set(broken))[:40])
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_intro_has_the_map_of_the_book(browser, server, mode):
+    """The intro page draws the curriculum (tools/curriculum_graph.py): every chapter of the toc is
+    a node that links to its page, and the nodes' text stands out from their fill in both themes."""
+    page = browser.new_page()
+    page.add_init_script(f"localStorage.setItem('theme', '{mode}'); localStorage.setItem('mode', '{mode}');")
+    page.goto(f"{server}/{PAGES['intro']}", wait_until="load")
+    assert page.evaluate("document.documentElement.dataset.theme") == mode
+    assert page.locator("svg.sl-map").count() == 1, "the map of the book is missing from the intro"
+    assert page.locator("svg.sl-map .sl-map-group").count() == 7, "the map shows one group per part"
+    links = dict(page.eval_on_selector_all(
+        "svg.sl-map a.sl-map-node", "els => els.map(e => [e.dataset.slug, e.href.baseVal || e.getAttribute('href')])"))
+    for ch in chapters():
+        assert ch.slug in links, f"{ch.slug} is not a node of the map"
+        target = (SITE / PAGES["intro"]).parent / unquote(urlsplit(links[ch.slug]).path)
+        assert target.resolve() == (SITE / f"{ch.docname}.html").resolve(), f"{ch.slug} links to {links[ch.slug]}"
+    colours = page.evaluate("""() => { const n = document.querySelector('svg.sl-map a.sl-map-node');
+        const lum = c => { const [r, g, b] = c.match(/[\\d.]+/g).map(Number);
+                           return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+        return [lum(getComputedStyle(n.querySelector('text')).fill),
+                lum(getComputedStyle(n.querySelector('rect')).fill)]; }""")
+    assert abs(colours[0] - colours[1]) > 100, f"node text and fill too alike in the {mode} theme: {colours}"
+    page.close()
