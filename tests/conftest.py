@@ -13,9 +13,14 @@ def _one_thread():
 
 
 def pytest_addoption(parser):
-    parser.addoption("--chapter", action="append", default=[], metavar="SLUG",
-                     help="run only this chapter's parametrized tests (repeatable); "
-                          "tests that are not about one chapter are deselected")
+    parser.addoption(
+        "--chapter",
+        action="append",
+        default=[],
+        metavar="SLUG",
+        help="run only this chapter's parametrized tests (repeatable); "
+        "tests that are not about one chapter are deselected",
+    )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -27,9 +27,16 @@ GRADED = "tpsgd"
 
 
 def _nbgrader(course: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}",
-           f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}",
-           "--Execute.timeout=300", "--ExecutePreprocessor.kernel_name=python3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nbgrader",
+        *args,
+        f"--CourseDirectory.root={course}",
+        f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}",
+        "--Execute.timeout=300",
+        "--ExecutePreprocessor.kernel_name=python3",
+    ]
     res = subprocess.run(cmd, cwd=course, capture_output=True, text=True, env={**os.environ, **(env or {})})
     assert res.returncode == 0, f"nbgrader {args[0]} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     return res
@@ -78,17 +85,24 @@ def test_nbgrader_grades_a_solution_full_and_an_untouched_release_zero(tmp_path)
     release = nbformat.read(course / "release" / ch.slug / source.name, as_version=4)
 
     # what students get: our student notebook stubs out exactly the lines nbgrader's release does
-    ours = [c.source.split("\n")[1:] for c in student_notebook(clean_notebook(ch)).cells
-            if "solution" in c.metadata.get("tags", [])]
+    ours = [
+        c.source.split("\n")[1:]
+        for c in student_notebook(clean_notebook(ch)).cells
+        if "solution" in c.metadata.get("tags", [])
+    ]
     theirs = [c.source.split("\n") for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    same = lambda lines: [re.sub(r"raise NotImplementedError\(.*\)$", "raise NotImplementedError()", ln)  # noqa: E731
-                          for ln in lines]
+    same = lambda lines: [  # noqa: E731
+        re.sub(r"raise NotImplementedError\(.*\)$", "raise NotImplementedError()", ln) for ln in lines
+    ]
     assert [same(x) for x in ours] == theirs
 
     # two submissions: the full solution (the source's answers without the markers) and the release
     solved = nbformat.from_dict(release)
-    answers = iter(_strip_markers(c.source) for c in nbformat.read(source, as_version=4).cells
-                   if c.metadata.get("nbgrader", {}).get("solution"))
+    answers = iter(
+        _strip_markers(c.source)
+        for c in nbformat.read(source, as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    )
     for cell in solved.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source = next(answers)
@@ -103,8 +117,13 @@ def test_nbgrader_grades_a_solution_full_and_an_untouched_release_zero(tmp_path)
         assert zero.score == 0, zero.score
     for student, allowed in [("solved", set()), ("untouched", {"solution", "check"})]:
         graded = nbformat.read(course / "autograded" / student / ch.slug / source.name, as_version=4)
-        errors = [(c.metadata.get("tags", []), o.ename, o.evalue[:160]) for c in graded.cells
-                  if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+        errors = [
+            (c.metadata.get("tags", []), o.ename, o.evalue[:160])
+            for c in graded.cells
+            if c.cell_type == "code"
+            for o in c.get("outputs", [])
+            if o.output_type == "error"
+        ]
         outside = [e for e in errors if not allowed & set(e[0])]
         assert not outside, f"{student}: errors outside the exercises: {outside}"
         for tags, ename, _ in errors:

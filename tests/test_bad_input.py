@@ -25,6 +25,12 @@ import stochlearn
 
 PKG = Path(stochlearn.__file__).parent
 # Functions that are exercised by their own tests rather than fuzzed, and why.
+#: Functions whose documented result for some valid inputs is NaN, and what it means there.
+NAN_MEANS = {
+    "stochlearn.stats.crossing_point": "the curve never reaches the level (tests/test_regimes.py checks it)",
+    "stochlearn.metrics.compare_growth_fits": "no power law is fitted to a d that is not positive",
+}
+
 SKIP = {
     "stochlearn.data.download": "opens URLs (tested on local files in test_train_data_nn.py)",
     "stochlearn.data.cifar10": "reads or downloads a dataset (tested on a small archive)",
@@ -76,9 +82,16 @@ def _memory_cap():
     yield
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
+
 junk_scalar = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 3), st.integers(10**3, 10**4), st.sampled_from([-(10**9)]),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5), st.lists(st.integers(-2, 5), max_size=3),
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.integers(10**3, 10**4),
+    st.sampled_from([-(10**9)]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    st.lists(st.integers(-2, 5), max_size=3),
 )
 
 
@@ -120,13 +133,20 @@ def _required(obj) -> list[inspect.Parameter]:
         sig = inspect.signature(obj)
     except (TypeError, ValueError):
         return []
-    return [p for p in sig.parameters.values()
-            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return [
+        p
+        for p in sig.parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(CALLABLES))
-@settings(max_examples=60, deadline=None, derandomize=True,  # the same examples in every CI run
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,  # the same examples in every CI run
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_malformed_input_gives_a_clear_error_or_a_correct_result(name, data):
     obj = CALLABLES[name]
@@ -137,11 +157,14 @@ def test_malformed_input_gives_a_clear_error_or_a_correct_result(name, data):
     except (ValueError, TypeError, FileNotFoundError) as err:  # a missing file is a clear error too
         assert _raised_in_stochlearn(err), (
             f"{name}{tuple(type(a).__name__ for a in args)} raised {type(err).__name__} inside a library "
-            f"it calls, not a clear error of its own: {err}\n{''.join(traceback.format_tb(err.__traceback__)[-2:])}")
+            f"it calls, not a clear error of its own: {err}\n{''.join(traceback.format_tb(err.__traceback__)[-2:])}"
+        )
         assert str(err), f"{name} raised {type(err).__name__} without a message"
         return
     except Exception as err:  # noqa: BLE001 - the point of the test
-        pytest.fail(f"{name}{tuple(type(a).__name__ for a in args)} crashed with {type(err).__name__}: {err}\n"
-                    f"{''.join(traceback.format_tb(err.__traceback__)[-2:])}")
-    if not any(_has_nan(a) for a in args):
+        pytest.fail(
+            f"{name}{tuple(type(a).__name__ for a in args)} crashed with {type(err).__name__}: {err}\n"
+            f"{''.join(traceback.format_tb(err.__traceback__)[-2:])}"
+        )
+    if not any(_has_nan(a) for a in args) and name not in NAN_MEANS:
         assert not _has_nan(result), f"{name} returned NaN for inputs without NaN: {args!r}"

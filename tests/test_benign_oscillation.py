@@ -12,13 +12,13 @@ from stochlearn.data import make_feature_noise_patches
 from stochlearn.nn import PatchReLU2Net
 from stochlearn.train import margin_residual, overshoot, sgd_track_overshoot
 
-
 # --- data ----------------------------------------------------------------------------------------
 
+
 def test_patches_hold_the_features_and_orthogonal_noise():
-    X, y, b = make_feature_noise_patches(2000, d=50, rho=0.3, weak_norm=0.4,
-                                         strong_norm=2.0, noise_std=0.25,
-                                         generator=0)
+    X, y, b = make_feature_noise_patches(
+        2000, d=50, rho=0.3, weak_norm=0.4, strong_norm=2.0, noise_std=0.25, generator=0
+    )
     assert X.shape == (2000, 3, 50) and y.shape == (2000,) and b.dtype == torch.bool
     assert set(y.tolist()) == {-1.0, 1.0}
     assert abs(float(y.mean())) < 0.05  # balanced within 5 %
@@ -41,14 +41,14 @@ def test_patches_are_reproducible_and_reject_bad_arguments():
     a = make_feature_noise_patches(20, d=10, generator=3)
     b = make_feature_noise_patches(20, d=10, generator=torch.Generator().manual_seed(3))
     assert all(torch.equal(u, v) for u, v in zip(a, b))
-    for kw in ({"n": 0}, {"d": 2}, {"rho": 1.5}, {"noise_std": -1.0},
-               {"weak_norm": float("nan")}):
+    for kw in ({"n": 0}, {"d": 2}, {"rho": 1.5}, {"noise_std": -1.0}, {"weak_norm": float("nan")}):
         args = {"n": 10, "d": 10, **kw}
         with pytest.raises(ValueError):
             make_feature_noise_patches(**args)
 
 
 # --- network -------------------------------------------------------------------------------------
+
 
 def test_network_is_odd_under_swapping_the_classes_and_zero_at_zero():
     torch.manual_seed(0)
@@ -66,13 +66,17 @@ def test_network_matches_the_formula_and_finite_differences():
     net = PatchReLU2Net(5, m=3, init_std=0.7).double()
     x = torch.randn(4, 3, 5, dtype=torch.float64)
     W = net.weight.detach()
-    expected = torch.stack([
-        sum(torch.relu(W[0, r] @ xi[p]) ** 2 - torch.relu(W[1, r] @ xi[p]) ** 2
-            for r in range(3) for p in range(3)) / 3 for xi in x])
+    expected = torch.stack(
+        [
+            sum(torch.relu(W[0, r] @ xi[p]) ** 2 - torch.relu(W[1, r] @ xi[p]) ** 2 for r in range(3) for p in range(3))
+            / 3
+            for xi in x
+        ]
+    )
     assert torch.allclose(net(x), expected)
     assert torch.autograd.gradcheck(
-        lambda w: torch.func.functional_call(net, {"weight": w}, (x,)),
-        (W.clone().requires_grad_(),))
+        lambda w: torch.func.functional_call(net, {"weight": w}, (x,)), (W.clone().requires_grad_(),)
+    )
 
 
 def test_default_initialisation_scale_and_feature_alignment():
@@ -97,13 +101,13 @@ def test_default_initialisation_scale_and_feature_alignment():
 
 # --- overshooting SGD ----------------------------------------------------------------------------
 
+
 def test_overshoot_is_a_sign_flip_past_the_tolerance():
     before = torch.tensor([1.0, 1.0, -0.5, 0.2, 0.3])
     after = torch.tensor([-0.4, 0.3, 0.1, -0.0005, 0.0])
     assert overshoot(before, after).tolist() == [True, False, True, False, False]
     assert overshoot(before, after, tol=0.0).tolist() == [True, False, True, True, False]
-    assert torch.equal(margin_residual(torch.tensor([2.0, 0.5]), torch.tensor([1.0, -1.0])),
-                       torch.tensor([-1.0, 1.5]))
+    assert torch.equal(margin_residual(torch.tensor([2.0, 0.5]), torch.tensor([1.0, -1.0])), torch.tensor([-1.0, 1.5]))
     with pytest.raises(ValueError):
         overshoot(before, after[:2])
 
@@ -136,8 +140,7 @@ def test_on_a_quadratic_every_step_overshoots_exactly_when_lr_curvature_exceeds_
 def test_divergence_stops_training_and_pads_with_nan():
     X = torch.full((1, 1), 1.0, dtype=torch.float64)
     y = torch.ones(1, dtype=torch.float64)
-    out = sgd_track_overshoot(_Line(0.0), X, y, lr=1e6, epochs=200,
-                              monitor=lambda m: {"w": float(m.w)})
+    out = sgd_track_overshoot(_Line(0.0), X, y, lr=1e6, epochs=200, monitor=lambda m: {"w": float(m.w)})
     assert out["diverged"]
     assert np.isnan(out["loss"][-1]) and np.isnan(out["overshoot"][-1])
     assert out["w"].shape == (201,) and out["w"][0] == 0.0
@@ -191,9 +194,11 @@ def test_one_patch_fit_follows_the_exact_residual_map_and_its_thresholds():
         kappa = 2 * lr * sq / m
         assert float(1 - net(X).detach()) == pytest.approx(1 - (1 - r0) * (1 + kappa * r0) ** 2)
     edge_over, edge_unstable = m / (4 * sq), m / (2 * sq)  # 0.25 and 0.5
-    for lr, flips, grows in [(0.9 * edge_over, False, False),
-                             (1.1 * edge_over, True, False),
-                             (1.1 * edge_unstable, True, True)]:
+    for lr, flips, grows in [
+        (0.9 * edge_over, False, False),
+        (1.1 * edge_over, True, False),
+        (1.1 * edge_unstable, True, True),
+    ]:
         net = net_at(0.05)
         out = sgd_track_overshoot(net, X, y, lr, 1)
         r1 = float(1 - net(X).detach())

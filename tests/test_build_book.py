@@ -20,8 +20,9 @@ def _fake_run(tmp_path, ok=True, key=None, edit=None):
     """A papermill-like executed notebook of CH (with its injected-parameters cell) and its report."""
     nb = clean_notebook(CH)
     i = next(k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(i + 1, nbformat.v4.new_code_cell('profile = "book"\nseed = 0',
-                                                     metadata={"tags": ["injected-parameters"]}))
+    nb.cells.insert(
+        i + 1, nbformat.v4.new_code_cell('profile = "book"\nseed = 0', metadata={"tags": ["injected-parameters"]})
+    )
     code = [c for c in nb.cells if c.cell_type == "code"]
     for k, c in enumerate(code):
         c.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"cell {k}\n")]
@@ -45,8 +46,9 @@ def test_adopts_a_passing_run_of_the_same_code(tmp_path):
     assert all(o.startswith("cell ") for o in outs)
 
 
-@pytest.mark.parametrize("bad", [dict(ok=False), dict(key="0" * 16), dict(edit=True)],
-                         ids=["failed run", "other library", "other code"])
+@pytest.mark.parametrize(
+    "bad", [dict(ok=False), dict(key="0" * 16), dict(edit=True)], ids=["failed run", "other library", "other code"]
+)
 def test_refuses_a_run_that_is_not_the_same(tmp_path, bad):
     nb = _read_like_myst_nb(CH.path)
     assert adopt_executed(CH, nb, *_fake_run(tmp_path, **bad)) is None

@@ -27,4 +27,5 @@ def test_claims_fail_on_a_wrong_implementation(ch, mutation):
     still_passing = [cid for cid in mutation["fails"] if got[cid]["passed"] and not got[cid].get("smoke")]
     assert not still_passing, (
         f"with the mutation {mutation['name']!r} these claims still hold: {still_passing}; "
-        f"all results: { {cid: c['passed'] for cid, c in got.items()} }")
+        f"all results: { {cid: c['passed'] for cid, c in got.items()} }"
+    )

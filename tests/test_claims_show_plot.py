@@ -45,16 +45,19 @@ def test_report_in_ipython_displays_the_mime_bundle(monkeypatch):
     c = sl.Claims(sl.setup(profile="quick", seed=4))
     c.check("a <b> claim", True, "x & y")
     c.report()
-    (bundle, kw), = shown
+    ((bundle, kw),) = shown
     assert kw["raw"] is True
-    assert bundle[CLAIMS_MIME] == [{"claim": "a <b> claim", "passed": True, "detail": "x & y",
-                                    "conditions": [], "smoke": False}]
+    assert bundle[CLAIMS_MIME] == [
+        {"claim": "a <b> claim", "passed": True, "detail": "x & y", "conditions": [], "smoke": False}
+    ]
     assert "&lt;b&gt;" in bundle["text/html"]  # escaped
     assert kw["metadata"][CLAIMS_MIME] == {"profile": "quick", "seed": 4}
 
 
-@pytest.mark.parametrize("claim,passed,detail", [("", True, ""), ("x", "yes", ""), ("x", True, 3),
-                                                  ("x", np.array([True, False]), ""), ("x", 0.5, "")])
+@pytest.mark.parametrize(
+    "claim,passed,detail",
+    [("", True, ""), ("x", "yes", ""), ("x", True, 3), ("x", np.array([True, False]), ""), ("x", 0.5, "")],
+)
 def test_check_rejects_bad_arguments(claim, passed, detail):
     with pytest.raises(ValueError):
         sl.Claims().check(claim, passed, detail)
@@ -62,27 +65,41 @@ def test_check_rejects_bad_arguments(claim, passed, detail):
 
 def test_conditions_compare_measure_and_render():
     c = sl.Claims()
-    assert c.check("C1 two conditions", c.at_least("gap [pp]", 4.88, 1.0),
-                   c.between("θ", np.float64(-0.3), -0.35, -0.25, fmt="+.2f"), detail="10 seeds")
+    assert c.check(
+        "C1 two conditions",
+        c.at_least("gap [pp]", 4.88, 1.0),
+        c.between("θ", np.float64(-0.3), -0.35, -0.25, fmt="+.2f"),
+        detail="10 seeds",
+    )
     (r,) = c.to_json()
     assert r["detail"] == "gap [pp] = 4.88 ≥ 1; θ = -0.30 ∈ [-0.35, -0.25] · 10 seeds"
     gap, theta = r["conditions"]
-    assert gap == {"name": "gap [pp]", "value": 4.88, "op": ">=", "threshold": 1.0, "passed": True,
-                   "margin": pytest.approx(3.88), "text": "gap [pp] = 4.88 ≥ 1"}
+    assert gap == {
+        "name": "gap [pp]",
+        "value": 4.88,
+        "op": ">=",
+        "threshold": 1.0,
+        "passed": True,
+        "margin": pytest.approx(3.88),
+        "text": "gap [pp] = 4.88 ≥ 1",
+    }
     assert theta["margin"] == pytest.approx(0.05) and theta["threshold"] == [-0.35, -0.25]
     assert "<code>gap [pp] = 4.88 ≥ 1</code>" in c.to_html()
     json.dumps(c.to_json(), allow_nan=False)
 
 
-@pytest.mark.parametrize("cond,passed,margin", [
-    (sl.Claims.at_least("x", 1.0, 1.0), True, 0.0),
-    (sl.Claims.above("x", 1.0, 1.0), False, 0.0),
-    (sl.Claims.at_most("x", 0.5, 1.0), True, 0.5),
-    (sl.Claims.below("x", torch.tensor(2.0), 1.0), False, -1.0),
-    (sl.Claims.between("x", 3, 0, 2), False, -1.0),
-    (sl.Claims.equals("x", 0.0, 0.0), True, 0.0),
-    (sl.Claims.equals("x", 0.25, 0.0), False, -0.25),
-])
+@pytest.mark.parametrize(
+    "cond,passed,margin",
+    [
+        (sl.Claims.at_least("x", 1.0, 1.0), True, 0.0),
+        (sl.Claims.above("x", 1.0, 1.0), False, 0.0),
+        (sl.Claims.at_most("x", 0.5, 1.0), True, 0.5),
+        (sl.Claims.below("x", torch.tensor(2.0), 1.0), False, -1.0),
+        (sl.Claims.between("x", 3, 0, 2), False, -1.0),
+        (sl.Claims.equals("x", 0.0, 0.0), True, 0.0),
+        (sl.Claims.equals("x", 0.25, 0.0), False, -0.25),
+    ],
+)
 def test_condition_margins(cond, passed, margin):
     assert cond.passed is passed and cond.margin == pytest.approx(margin)
 
@@ -109,19 +126,22 @@ def test_smoke_claims_say_so():
     assert "smoke test" in c.to_text() and "smoke test" in c.to_html()
 
 
-@pytest.mark.parametrize("make", [
-    lambda: sl.Claims.at_least("", 1, 0),
-    lambda: sl.Claims.at_least("x", True, 0),
-    lambda: sl.Claims.at_least("x", "1", 0),
-    lambda: sl.Claims.at_least("x", np.ones(2), 0),
-    lambda: sl.Claims.between("x", 1, 2, 0),
-    lambda: sl.Claims.at_least("x", 1, 0, fmt="q"),
-    lambda: sl.claims.Condition("x", 1.0, "!=", 0.0),
-    lambda: sl.Claims().check("C1", sl.Claims.at_least("x", 1, 0), True),
-    lambda: sl.Claims().check("C1"),
-    lambda: sl.Claims().check("C1", True, "a", detail="b"),
-    lambda: sl.Claims().check("C1", True, smoke="yes"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: sl.Claims.at_least("", 1, 0),
+        lambda: sl.Claims.at_least("x", True, 0),
+        lambda: sl.Claims.at_least("x", "1", 0),
+        lambda: sl.Claims.at_least("x", np.ones(2), 0),
+        lambda: sl.Claims.between("x", 1, 2, 0),
+        lambda: sl.Claims.at_least("x", 1, 0, fmt="q"),
+        lambda: sl.claims.Condition("x", 1.0, "!=", 0.0),
+        lambda: sl.Claims().check("C1", sl.Claims.at_least("x", 1, 0), True),
+        lambda: sl.Claims().check("C1"),
+        lambda: sl.Claims().check("C1", True, "a", detail="b"),
+        lambda: sl.Claims().check("C1", True, smoke="yes"),
+    ],
+)
 def test_conditions_reject_bad_arguments(make):
     with pytest.raises(ValueError):
         make()

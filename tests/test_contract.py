@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +24,9 @@ def test_toc_and_files_agree():
     for f in listed:
         assert f.exists(), f"_toc.yml lists {f.relative_to(ROOT)}, which does not exist"
     on_disk = set((ROOT / "chapters").rglob("*.md"))
-    assert not on_disk - listed, f"pages not in _toc.yml: {sorted(p.relative_to(ROOT).as_posix() for p in on_disk - listed)}"
+    assert not on_disk - listed, (
+        f"pages not in _toc.yml: {sorted(p.relative_to(ROOT).as_posix() for p in on_disk - listed)}"
+    )
     parts = sorted(p.name for p in (ROOT / "chapters").iterdir() if p.is_dir())
     assert len(parts) == 7, parts
     for part in parts:
@@ -82,24 +83,32 @@ def test_every_claim_can_fail(ch):
         assert not unknown, f"mutation {m['name']!r} lists claims the chapter does not have: {sorted(unknown)}"
         failed |= set(m["fails"])
     uncovered = sorted(set(labels) - failed - set(baseline), key=lambda c: int(c[1:]))
-    assert not uncovered, (f"no mutation fails {uncovered}: add a wrong implementation that does, or declare "
-                           "them `baseline` claims (they test the phenomenon, not the method) with the reason")
+    assert not uncovered, (
+        f"no mutation fails {uncovered}: add a wrong implementation that does, or declare "
+        "them `baseline` claims (they test the phenomenon, not the method) with the reason"
+    )
     removers = [m for m in mutations if m.get("removes")]
-    assert removers, ("mark the mutation that takes the method out with `removes: [the words that name the "
-                      "method in the claim labels]`")
+    assert removers, (
+        "mark the mutation that takes the method out with `removes: [the words that name the "
+        "method in the claim labels]`"
+    )
     for m in removers:
         for term in m["removes"]:
-            named = [cid for cid, label in labels.items()
-                     if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", label, flags=re.I)]
+            named = [
+                cid for cid, label in labels.items() if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", label, flags=re.I)
+            ]
             missed = sorted(set(named) - set(m["fails"]))
-            assert not missed, (f"{missed} name {term!r} but the mutation that removes it "
-                                f"({m['name']!r}) does not fail them")
+            assert not missed, (
+                f"{missed} name {term!r} but the mutation that removes it ({m['name']!r}) does not fail them"
+            )
 
 
 def test_claim_labels_are_read_from_the_code():
-    text = ('```{code-cell} ipython3\nclaims = sl.Claims(run)\nclaims.check(\n    "C1 (paper) a "\n'
-            '    "b", claims.at_least("x", 1, 0))\nclaims.check(f"C2 {n} seeds", ok)\n'
-            'claims.check("C3 c" + (" [q]" if q else ""), ok)\nother.check("C9", ok)\n```\n')
+    text = (
+        '```{code-cell} ipython3\nclaims = sl.Claims(run)\nclaims.check(\n    "C1 (paper) a "\n'
+        '    "b", claims.at_least("x", 1, 0))\nclaims.check(f"C2 {n} seeds", ok)\n'
+        'claims.check("C3 c" + (" [q]" if q else ""), ok)\nother.check("C9", ok)\n```\n'
+    )
     assert claim_labels(text) == {"C1": "C1 (paper) a b", "C2": "C2  seeds", "C3": "C3 c"}
 
 
@@ -110,14 +119,21 @@ def test_structure(ch):
     assert cells, "no code cells"
     first_opts, first_src = cells[0]
     assert "parameters" in first_opts, "the first code cell must be tagged `parameters`"
-    assert re.search(r"^profile\s*=\s*None", first_src, flags=re.M) and re.search(r"^seed\s*=\s*0", first_src, flags=re.M)
+    assert re.search(r"^profile\s*=\s*None", first_src, flags=re.M) and re.search(
+        r"^seed\s*=\s*0", first_src, flags=re.M
+    )
     src = "\n".join(s for _, s in cells)
     assert "sl.setup(profile=profile, seed=seed)" in src
     assert re.search(r"sl\.Claims\(run\)", src) and "claims.report()" in src, "a Claims report is required"
     assert "sl.show(" in src, "show the library code of the method with sl.show(...)"
     assert f"({'ch-' + ch.slug})=" in text, f"the chapter needs the label (ch-{ch.slug})="
-    for heading in ("## Claim checks", "## At paper scale", "## What this small version does not show",
-                    "## Exercises", "## References"):
+    for heading in (
+        "## Claim checks",
+        "## At paper scale",
+        "## What this small version does not show",
+        "## Exercises",
+        "## References",
+    ):
         assert heading in text, f"missing section {heading!r}"
     assert "```{exercise}" in text and "```{solution-start}" in text
     assert re.search(r":tags: \[solution\]", text) and re.search(r":tags: \[check\]", text)
@@ -125,7 +141,8 @@ def test_structure(ch):
     assert "{bibliography}" in text
     paper_scale = text.split("## At paper scale", 1)[1].split("\n## ", 1)[0]
     assert "run.runs_paper_scale" in paper_scale, (
-        "the At-paper-scale cell must run when run.runs_paper_scale (full, and tiny at quick)")
+        "the At-paper-scale cell must run when run.runs_paper_scale (full, and tiny at quick)"
+    )
 
 
 #: PEP 8's limit. The book's code column (book/_static/stochlearn.css) shows about 83 characters
@@ -137,9 +154,13 @@ VISIBLE_CODE_WIDTH = 79
 def test_visible_code_fits_the_page(ch):
     """Code a reader sees without expanding it needs no horizontal scrolling. Figure code in
     `hide-input` cells is exempt: it is folded away on the page."""
-    long = [line for opts, src in code_cells(ch.path.read_text(encoding="utf-8"))
-            if "hide-input" not in opts and "remove-input" not in opts
-            for line in src.splitlines() if len(line) > VISIBLE_CODE_WIDTH]
+    long = [
+        line
+        for opts, src in code_cells(ch.path.read_text(encoding="utf-8"))
+        if "hide-input" not in opts and "remove-input" not in opts
+        for line in src.splitlines()
+        if len(line) > VISIBLE_CODE_WIDTH
+    ]
     assert not long, f"visible code lines over {VISIBLE_CODE_WIDTH} characters: {long}"
 
 
@@ -188,8 +209,9 @@ def test_prerequisites_are_earlier_chapters_of_the_toc(ch):
     """`prerequisites:` lists the chapters a reader should read first: chapters of the toc, each
     before this one in reading order (so the map of the book has no cycle)."""
     pre = ch.meta.get("prerequisites")
-    assert isinstance(pre, list) and all(isinstance(p, str) for p in pre), \
+    assert isinstance(pre, list) and all(isinstance(p, str) for p in pre), (
         "stochlearn.prerequisites must be a list of chapter slugs ([] when none)"
+    )
     order = [c.slug for c in CHAPTERS]
     for p in pre:
         assert p != ch.slug, "a chapter cannot be its own prerequisite"
@@ -237,7 +259,9 @@ def test_status_page_summarises_each_part():
     a, b = first.nodes[0].slug, first.nodes[1].slug
     claims = [{"claim": f"C{i}", "passed": i != 3, "detail": ""} for i in (1, 2, 3)]
     latest = {(a, "book"): {"claims": claims}, (b, "quick"): {"claims": claims}}  # quick runs don't count
-    seeds = {(a, "book"): {"seeds": [0, 1, 2, 3, 4], "claims": [{"claim": "C1", "held": 5}, {"claim": "C2", "held": 3}]}}
+    seeds = {
+        (a, "book"): {"seeds": [0, 1, 2, 3, 4], "claims": [{"claim": "C1", "held": 5}, {"claim": "C2", "held": 3}]}
+    }
     rows = part_summary(latest, seeds, graph)
     assert len(rows) == 2 + len(graph.groups)
     row = rows[2].split(" | ")

@@ -34,8 +34,7 @@ def test_greedy_is_distinct_monotone_and_within_1_minus_1_over_e_of_optimal():
             assert len(set(idx.tolist())) == 3 and w.sum().item() == 10
             values = [objective(G, idx[:m], kernel) for m in range(1, 4)]
             assert values == sorted(values)
-            best = max(objective(G, torch.tensor(c), kernel)
-                       for c in itertools.combinations(range(10), 3))
+            best = max(objective(G, torch.tensor(c), kernel) for c in itertools.combinations(range(10), 3))
             assert values[-1] >= (1 - 1 / math.e) * best - 1e-9
 
 

@@ -18,8 +18,8 @@ from stochlearn.rmt import (
 from stochlearn.stats import loglog_slope
 from stochlearn.train import max_stable_lr
 
-
 # --- sl.curvature ------------------------------------------------------------------------------
+
 
 def _cubic_loss(a, b, A):
     """A quadratic-plus-cubic function of 10 parameters in two tensors (4,) and (2, 3)."""
@@ -36,7 +36,8 @@ def test_hvp_matches_the_explicit_hessian():
     va = torch.randn(4, generator=g, dtype=torch.float64)
     vb = torch.randn(2, 3, generator=g, dtype=torch.float64)
     H = torch.autograd.functional.hessian(
-        lambda w: _cubic_loss(w[:4], w[4:].reshape(2, 3), A), torch.cat([a, b.reshape(-1)]).detach())
+        lambda w: _cubic_loss(w[:4], w[4:].reshape(2, 3), A), torch.cat([a, b.reshape(-1)]).detach()
+    )
     expected = H @ torch.cat([va, vb.reshape(-1)])
     got = hvp(lambda: _cubic_loss(a, b, A), [a, b], [va, vb])
     assert [t.shape for t in got] == [a.shape, b.shape]
@@ -105,6 +106,7 @@ def _least_squares():
 
     def loss(out, target):
         return 0.5 * (out.squeeze(-1) - target).square().mean()
+
     return model, loss, X, y
 
 
@@ -137,14 +139,17 @@ def test_batch_hessian_top_eig_restores_the_mode():
     assert replaced.shape == (2,)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda w: hvp(lambda: w.sum(), [], []), "params is empty"),
-    (lambda w: hvp(lambda: w.sum(), [w.detach()], [w]), "requires_grad"),
-    (lambda w: hvp(lambda: w.sum(), [w], [torch.ones(2)]), "same shapes"),
-    (lambda w: hvp(lambda: w, [w], [torch.ones(3)]), "scalar"),
-    (lambda w: top_hessian_eigs(lambda: w.sum(), [w], k=3), "k must be"),
-    (lambda w: top_hessian_eigs(lambda: w.sum(), [w], maxiter=0), "maxiter"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda w: hvp(lambda: w.sum(), [], []), "params is empty"),
+        (lambda w: hvp(lambda: w.sum(), [w.detach()], [w]), "requires_grad"),
+        (lambda w: hvp(lambda: w.sum(), [w], [torch.ones(2)]), "same shapes"),
+        (lambda w: hvp(lambda: w, [w], [torch.ones(3)]), "scalar"),
+        (lambda w: top_hessian_eigs(lambda: w.sum(), [w], k=3), "k must be"),
+        (lambda w: top_hessian_eigs(lambda: w.sum(), [w], maxiter=0), "maxiter"),
+    ],
+)
 def test_curvature_rejects_bad_arguments(call, match):
     w = torch.ones(3, requires_grad=True)
     with pytest.raises(ValueError, match=match):
@@ -162,6 +167,7 @@ def test_batch_hessian_top_eig_rejects_bad_arguments():
 
 
 # --- sl.rmt ------------------------------------------------------------------------------------
+
 
 def _spiked_sample_cov_top(theta, P, B, draws, rng):
     tops = []
@@ -228,8 +234,7 @@ def test_marchenko_pastur_pdf_matches_a_sampled_spectrum():
     assert eig.max() == pytest.approx(mp_edge(0.25, var=2.0), rel=0.03)
     edges = np.linspace(0, mp_edge(0.25, var=2.0), 13)
     hist = np.histogram(eig, edges)[0] / P
-    ref = [quad(lambda x: marchenko_pastur_pdf(x, 0.25, var=2.0), a, b)[0]
-           for a, b in zip(edges[:-1], edges[1:])]
+    ref = [quad(lambda x: marchenko_pastur_pdf(x, 0.25, var=2.0), a, b)[0] for a, b in zip(edges[:-1], edges[1:])]
     assert np.abs(hist - ref).max() < 0.02
 
 
@@ -237,26 +242,37 @@ def test_semicircle_pdf_mass_variance_and_sample():
     sigma = 0.7
     assert quad(lambda x: semicircle_pdf(x, sigma), -2 * sigma, 2 * sigma)[0] == pytest.approx(1, abs=1e-3)
     assert quad(lambda x: x**2 * semicircle_pdf(x, sigma), -2 * sigma, 2 * sigma)[0] == pytest.approx(
-        sigma**2, abs=1e-3)
+        sigma**2, abs=1e-3
+    )
     rng, n = np.random.default_rng(3), 500
     G = rng.standard_normal((n, n)) * sigma / np.sqrt(n)
     eig = np.linalg.eigvalsh((G + G.T) / np.sqrt(2))
     assert eig.max() == pytest.approx(2 * sigma, rel=0.03)
     assert np.mean(np.abs(eig) < sigma) == pytest.approx(
-        quad(lambda x: semicircle_pdf(x, sigma), -sigma, sigma)[0], abs=0.03)
+        quad(lambda x: semicircle_pdf(x, sigma), -sigma, sigma)[0], abs=0.03
+    )
 
 
-@pytest.mark.parametrize("call", [
-    lambda: mp_edge(0), lambda: mp_edge(-1.0), lambda: mp_edge(float("nan")), lambda: mp_edge("a"),
-    lambda: semicircle_pdf(0.0, 0), lambda: spiked_covariance_top_eig(-1, 1),
-    lambda: spiked_wigner_top_eig(1, 0), lambda: marchenko_pastur_pdf(1.0, 1.0, var=0),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: mp_edge(0),
+        lambda: mp_edge(-1.0),
+        lambda: mp_edge(float("nan")),
+        lambda: mp_edge("a"),
+        lambda: semicircle_pdf(0.0, 0),
+        lambda: spiked_covariance_top_eig(-1, 1),
+        lambda: spiked_wigner_top_eig(1, 0),
+        lambda: marchenko_pastur_pdf(1.0, 1.0, var=0),
+    ],
+)
 def test_rmt_rejects_bad_arguments(call):
     with pytest.raises(ValueError):
         call()
 
 
 # --- max_stable_lr and loglog_slope ------------------------------------------------------------
+
 
 def _gd_on_quadratic(lam_max=4.0, steps=300):
     eigs = torch.tensor([lam_max, 1.0, 0.1], dtype=torch.float64)
@@ -268,6 +284,7 @@ def _gd_on_quadratic(lam_max=4.0, steps=300):
             w = w - lr * eigs * w
         end = 0.5 * (eigs * w**2).sum()
         return bool(torch.isfinite(end) and end < 2 * start)
+
     return run
 
 

@@ -18,7 +18,7 @@ once at quick.
 """
 
 import re
-from functools import lru_cache
+from functools import cache
 
 import nbformat
 import pytest
@@ -39,7 +39,7 @@ def _code(nb: nbformat.NotebookNode) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _first_run(slug: str) -> nbformat.NotebookNode:
     """nbval's run of `make test` when it is there and current, else a fresh run."""
     import json
@@ -53,7 +53,7 @@ def _first_run(slug: str) -> nbformat.NotebookNode:
     return execute(nb, ch.path.parent, ENV)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _student_run(slug: str) -> nbformat.NotebookNode:
     ch = next(c for c in CHAPTERS if c.slug == slug)
     return execute(student_notebook(clean_notebook(ch)), ch.path.parent, ENV, allow_errors=True)
@@ -92,11 +92,17 @@ def _record(nb: nbformat.NotebookNode) -> dict[str, list]:
 
 def test_record_ignores_how_stdout_is_chunked_and_stops_at_the_exercises():
     """Two runs that printed the same text in differently sized chunks give the same record."""
+
     def nb(*texts, exercise=""):
-        cells = [nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("stream", name="stdout", text=t)
-                                                    for t in texts])]
-        cells.append(nbformat.v4.new_code_cell(metadata={"tags": ["solution"]}, outputs=[
-            nbformat.v4.new_output("stream", name="stdout", text=exercise)]))
+        cells = [
+            nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("stream", name="stdout", text=t) for t in texts])
+        ]
+        cells.append(
+            nbformat.v4.new_code_cell(
+                metadata={"tags": ["solution"]},
+                outputs=[nbformat.v4.new_output("stream", name="stdout", text=exercise)],
+            )
+        )
         for i, c in enumerate(cells):
             c.id = f"c{i}"
         return nbformat.v4.new_notebook(cells=cells)
@@ -130,7 +136,8 @@ def test_student_notebook_raises_only_inside_the_exercises(ch):
         if "solution" in tags:
             top_level = any(fn is None for *_, fn in solution_regions(cell.source))
             assert bool(errors) == top_level, (
-                f"a stub must raise exactly when it has top-level code to write: {cell.source[:200]!r} {errors}")
+                f"a stub must raise exactly when it has top-level code to write: {cell.source[:200]!r} {errors}"
+            )
             assert all(e == "NotImplementedError" for e, _ in errors), errors
         elif "check" in tags:
             assert errors, f"a check passed on the untouched exercise: {cell.source[:200]!r}"

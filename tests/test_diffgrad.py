@@ -50,7 +50,12 @@ def test_update_matches_the_paper_equations():
     lr, (b1, b2), eps = 0.05, (0.9, 0.999), 1e-8
     p = _param([0.5, -0.2, 1.0, 3.0])
     opt = DiffGrad([p], lr=lr, betas=(b1, b2), eps=eps)
-    theta, m, v, g_prev = p.detach().clone(), torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    theta, m, v, g_prev = (
+        p.detach().clone(),
+        torch.zeros(4, dtype=torch.float64),
+        torch.zeros(4, dtype=torch.float64),
+        torch.zeros(4, dtype=torch.float64),
+    )
     for t in range(1, 4):
         g = torch.randn(4, dtype=torch.float64)
         p.grad = g.clone()
@@ -137,8 +142,17 @@ def test_zero_lr_changes_nothing_and_closure_is_returned():
     assert torch.equal(p.detach(), torch.tensor([1.0, 2.0], dtype=torch.float64))
 
 
-@pytest.mark.parametrize("kwargs", [dict(lr=-1.0), dict(lr=float("nan")), dict(betas=(1.0, 0.9)), dict(betas=(0.9,)),
-                                    dict(eps=-1e-8), dict(weight_decay=-0.1)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(lr=-1.0),
+        dict(lr=float("nan")),
+        dict(betas=(1.0, 0.9)),
+        dict(betas=(0.9,)),
+        dict(eps=-1e-8),
+        dict(weight_decay=-0.1),
+    ],
+)
 def test_bad_hyperparameters_raise_value_error(kwargs):
     with pytest.raises(ValueError):
         DiffGrad([_param([0.0])], **kwargs)

@@ -17,6 +17,7 @@ SDES = [d.VESDE(sigma_min=0.01, sigma_max=50.0), d.VPSDE(beta_min=0.1, beta_max=
 
 # --- forward SDEs ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sde", SDES, ids=lambda s: type(s).__name__)
 def test_marginals_match_a_torchsde_simulation(sde):
     """Euler simulation with torchsde (dt=1e-3, 10 000 paths) vs the closed-form kernel at t=0.3 and t=1."""
@@ -112,6 +113,7 @@ def test_discretisations_agree_with_the_kernels():
 
 # --- DSM loss -------------------------------------------------------------------------------------
 
+
 def _gaussian_score(sde, s):
     """Exact score of p_t for N(0, s^2 I) data: -x / (a^2 s^2 + sigma^2)."""
     return lambda x, t: -x / d.bcast(sde.mean_scale(t) ** 2 * s**2 + sde.std(t) ** 2, x)
@@ -127,8 +129,7 @@ def test_dsm_loss_at_the_true_score_is_its_analytic_minimum(sde):
     a2s2 = sde.mean_scale(t) ** 2 * s**2
     analytic = torch.trapezoid(a2s2 / (a2s2 + sde.std(t) ** 2), t) / (1 - eps)
     assert abs(float(loss) / float(analytic) - 1) < 0.02, (float(loss), float(analytic))
-    for wrong in (lambda x, t: 1.1 * _gaussian_score(sde, s)(x, t),
-                  lambda x, t: _gaussian_score(sde, s)(x, t) + 0.05):
+    for wrong in (lambda x, t: 1.1 * _gaussian_score(sde, s)(x, t), lambda x, t: _gaussian_score(sde, s)(x, t) + 0.05):
         worse = d.dsm_loss(wrong, sde, x0, eps=eps, generator=_gen(2))  # same t and z
         assert float(worse) > float(loss)
 
@@ -148,12 +149,14 @@ def test_dsm_loss_weightings_and_reduction():
 
 # --- samplers -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sde", [d.VESDE(0.01, 50.0), d.VPSDE()], ids=["VE", "VP"])
 @pytest.mark.parametrize("corrector", [None, "langevin"])
 def test_pc_sampler_reproduces_the_gaussian_variance(sde, corrector):
     s, n = 0.5, 8000
-    x, nfe = d.pc_sample(_gaussian_score(sde, s), sde, (n, 2), 500, corrector=corrector, generator=_gen(4),
-                         return_nfe=True)
+    x, nfe = d.pc_sample(
+        _gaussian_score(sde, s), sde, (n, 2), 500, corrector=corrector, generator=_gen(4), return_nfe=True
+    )
     assert nfe == (1000 if corrector else 500)
     assert abs(float(x.var(0).mean()) / s**2 - 1) < 0.05, float(x.var(0).mean())
     assert float(x.mean(0).abs().max()) < 0.05
@@ -180,8 +183,9 @@ def test_fixed_step_ode_sampler_counts_its_evaluations():
     assert abs(float(x.var(0).mean()) / s**2 - 1) < 0.05
 
 
-@pytest.mark.parametrize("sde,eps", [(d.VPSDE(), 1e-5), (d.VPSDE(), 1e-3), (d.VESDE(0.001, 4.0), 1e-5)],
-                         ids=["VP-1e-5", "VP-1e-3", "VE"])
+@pytest.mark.parametrize(
+    "sde,eps", [(d.VPSDE(), 1e-5), (d.VPSDE(), 1e-3), (d.VESDE(0.001, 4.0), 1e-5)], ids=["VP-1e-5", "VP-1e-3", "VE"]
+)
 def test_ode_sampler_survives_a_sharp_mixture_score(sde, eps):
     """Modes of std 0.005: the score is ~1/sigma_t^2-sharp near eps and almost zero drift at T (VP)."""
     ring = d.GaussianRing(8, 2.0, 0.005)
@@ -212,14 +216,14 @@ def test_vp_corrector_needs_more_steps_than_beta_max():
         d.pc_sample(score, sde, (16, 2), 20, corrector="langevin", generator=_gen(0))
     with pytest.raises(ValueError, match="reverse-diffusion"):
         d.pc_sample(score, sde, (16, 2), 10, predictor="reverse_diffusion", generator=_gen(0))
-    assert torch.isfinite(d.pc_sample(score, sde, (16, 2), 25, predictor="reverse_diffusion",
-                                      generator=_gen(0))).all()
+    assert torch.isfinite(d.pc_sample(score, sde, (16, 2), 25, predictor="reverse_diffusion", generator=_gen(0))).all()
     x = d.pc_sample(score, sde, (16, 2), 25, corrector="langevin", generator=_gen(0))
     assert torch.isfinite(x).all()
     assert torch.isfinite(d.pc_sample(score, sde, (16, 2), 10, generator=_gen(0))).all()  # no corrector
     ve = d.VESDE(0.01, 50.0)  # α = 1 for VE: any number of steps
-    assert torch.isfinite(d.pc_sample(_gaussian_score(ve, 0.5), ve, (16, 2), 3, corrector="langevin",
-                                      generator=_gen(0))).all()
+    assert torch.isfinite(
+        d.pc_sample(_gaussian_score(ve, 0.5), ve, (16, 2), 3, corrector="langevin", generator=_gen(0))
+    ).all()
 
 
 def test_langevin_step_size_rule_and_stationarity():
@@ -253,6 +257,7 @@ def test_pc_sampler_is_reproducible_and_supports_projection():
 
 # --- likelihoods ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sde", [d.VESDE(0.01, 50.0), d.VPSDE()], ids=["VE", "VP"])
 def test_pf_ode_nll_of_a_gaussian_equals_the_closed_form(sde):
     s, eps = 0.5, 1e-5
@@ -279,8 +284,7 @@ def test_pf_ode_is_an_exact_flow_up_to_the_prior_mismatch():
     nll, nfe, z = d.pf_ode_nll(ring.score_fn(sde), sde, x, eps=eps, return_latent=True)
     assert z.shape == x.shape and nfe > 0
     z64, one = z.double(), torch.ones(100, dtype=torch.float64)
-    expected = (-ring.log_prob_t(x.double(), eps * one, sde) + ring.log_prob_t(z64, one, sde)
-                - sde.prior_logp(z64))
+    expected = -ring.log_prob_t(x.double(), eps * one, sde) + ring.log_prob_t(z64, one, sde) - sde.prior_logp(z64)
     assert float((nll.double() - expected).abs().mean()) < 2e-3
 
 
@@ -292,7 +296,9 @@ def _correlated_gaussian(dim=16, seed=13):
 def test_hutchinson_divergence_is_unbiased():
     cov = _correlated_gaussian()
     sde = d.VESDE(0.01, 50.0)
-    score = lambda x, t: -torch.linalg.solve(cov + d.bcast(sde.std(t), cov[None]) ** 2 * torch.eye(16), x[..., None])[..., 0]  # noqa: E731
+    score = lambda x, t: (  # noqa: E731
+        -torch.linalg.solve(cov + d.bcast(sde.std(t), cov[None]) ** 2 * torch.eye(16), x[..., None])[..., 0]
+    )
     x = torch.randn(1, 16, generator=_gen(14), dtype=torch.float64).expand(64, 16)
     t = torch.full((64,), 0.3, dtype=torch.float64)
     fn = lambda xx, tt: d.pf_ode_drift(sde, score, xx, tt)  # noqa: E731
@@ -305,8 +311,9 @@ def test_hutchinson_divergence_is_unbiased():
     nll_h, _ = d.pf_ode_nll(score, sde, x, exact_divergence=False, generator=_gen(16), rtol=1e-6, atol=1e-6)
     nll_e, _ = d.pf_ode_nll(score, sde, x[:1], exact_divergence=True, rtol=1e-6, atol=1e-6)
     assert abs(float(nll_h.mean() - nll_e[0])) < 3 * float(nll_h.std()) / 8
-    ref = -torch.distributions.MultivariateNormal(torch.zeros(16, dtype=torch.float64),
-                                                  cov + 1e-4 * torch.eye(16, dtype=torch.float64)).log_prob(x[0])
+    ref = -torch.distributions.MultivariateNormal(
+        torch.zeros(16, dtype=torch.float64), cov + 1e-4 * torch.eye(16, dtype=torch.float64)
+    ).log_prob(x[0])
     assert abs(float(nll_e[0] - ref)) / 16 < 0.01
 
 
@@ -317,6 +324,7 @@ def test_bits_per_dim():
 
 
 # --- network, toy data, metrics -------------------------------------------------------------------
+
 
 def test_time_mlp_shapes_and_scaled_output_at_init():
     sde = d.VESDE(0.01, 50.0)
@@ -373,42 +381,47 @@ def test_sample_metrics():
 
 # --- arguments ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("call", [
-    lambda: d.VESDE(sigma_min=1.0, sigma_max=0.5),
-    lambda: d.VESDE(sigma_min=-1.0),
-    lambda: d.VPSDE(beta_min=0.0),
-    lambda: d.VPSDE(N=0),
-    lambda: d.VPSDE().marginal_prob(torch.zeros(3, 2), torch.zeros(2)),
-    lambda: d.VPSDE().reverse("not callable"),
-    lambda: d.dsm_loss(lambda x, t: x, d.VPSDE(), torch.zeros(4, 2), weighting="l2"),
-    lambda: d.dsm_loss(lambda x, t: x, d.VPSDE(), torch.zeros(4)),
-    lambda: d.dsm_loss(lambda x, t: x, d.VPSDE(), torch.zeros(4, 2), eps=1.5),
-    lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 0),
-    lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, predictor="leapfrog"),
-    lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, corrector="hmc"),
-    lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, predictor=None, corrector=None),
-    lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, snr=0.0),
-    lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, eps=0.0),
-    lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, x_init=torch.zeros(3, 2)),
-    lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, predictor="reverse_diffusion"),
-    lambda: d.ode_sample(lambda x, t: -x, d.VPSDE(), (4, 2), method="rk45"),
-    lambda: d.ode_sample(lambda x, t: -x, d.VPSDE(), (4, 2), method="rk4"),
-    lambda: d.ode_sample(lambda x, t: -x, d.VPSDE(), (4, 2), rtol=0.0),
-    lambda: d.ode_sample(lambda x, t: -x, d.VPSDE(), (0, 2)),
-    lambda: d.pf_ode_nll(lambda x, t: -x, d.VPSDE(), torch.zeros(4, 2), hutchinson="uniform"),
-    lambda: d.pf_ode_nll(lambda x, t: -x, d.VPSDE(), torch.zeros(4)),
-    lambda: d.bits_per_dim(torch.zeros(2), 0),
-    lambda: d.TimeMLP(0),
-    lambda: d.TimeMLP(2, sde="VP"),
-    lambda: d.TimeMLP(2)(torch.zeros(3, 2), torch.zeros(4)),
-    lambda: d.GaussianRing(n_modes=0),
-    lambda: d.GaussianMixture(torch.zeros(2, 2), std=0.0),
-    lambda: d.GaussianMixture(torch.zeros(2, 2), std=1.0, weights=torch.tensor([0.2, 0.2])),
-    lambda: d.GaussianRing().sample(0),
-    lambda: d.mode_blur_ratio(torch.zeros(3, 2), torch.zeros(2, 3), 0.1),
-    lambda: d.mode_blur_ratio(torch.zeros(3, 2), torch.zeros(2, 2), 0.0),
-    lambda: d.sliced_wasserstein(torch.zeros(3, 2), torch.zeros(3, 3)),
-], ids=lambda f: "")
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: d.VESDE(sigma_min=1.0, sigma_max=0.5),
+        lambda: d.VESDE(sigma_min=-1.0),
+        lambda: d.VPSDE(beta_min=0.0),
+        lambda: d.VPSDE(N=0),
+        lambda: d.VPSDE().marginal_prob(torch.zeros(3, 2), torch.zeros(2)),
+        lambda: d.VPSDE().reverse("not callable"),
+        lambda: d.dsm_loss(lambda x, t: x, d.VPSDE(), torch.zeros(4, 2), weighting="l2"),
+        lambda: d.dsm_loss(lambda x, t: x, d.VPSDE(), torch.zeros(4)),
+        lambda: d.dsm_loss(lambda x, t: x, d.VPSDE(), torch.zeros(4, 2), eps=1.5),
+        lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 0),
+        lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, predictor="leapfrog"),
+        lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, corrector="hmc"),
+        lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, predictor=None, corrector=None),
+        lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, snr=0.0),
+        lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, eps=0.0),
+        lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, x_init=torch.zeros(3, 2)),
+        lambda: d.pc_sample(lambda x, t: -x, d.VPSDE(), (4, 2), 10, predictor="reverse_diffusion"),
+        lambda: d.ode_sample(lambda x, t: -x, d.VPSDE(), (4, 2), method="rk45"),
+        lambda: d.ode_sample(lambda x, t: -x, d.VPSDE(), (4, 2), method="rk4"),
+        lambda: d.ode_sample(lambda x, t: -x, d.VPSDE(), (4, 2), rtol=0.0),
+        lambda: d.ode_sample(lambda x, t: -x, d.VPSDE(), (0, 2)),
+        lambda: d.pf_ode_nll(lambda x, t: -x, d.VPSDE(), torch.zeros(4, 2), hutchinson="uniform"),
+        lambda: d.pf_ode_nll(lambda x, t: -x, d.VPSDE(), torch.zeros(4)),
+        lambda: d.bits_per_dim(torch.zeros(2), 0),
+        lambda: d.TimeMLP(0),
+        lambda: d.TimeMLP(2, sde="VP"),
+        lambda: d.TimeMLP(2)(torch.zeros(3, 2), torch.zeros(4)),
+        lambda: d.GaussianRing(n_modes=0),
+        lambda: d.GaussianMixture(torch.zeros(2, 2), std=0.0),
+        lambda: d.GaussianMixture(torch.zeros(2, 2), std=1.0, weights=torch.tensor([0.2, 0.2])),
+        lambda: d.GaussianRing().sample(0),
+        lambda: d.mode_blur_ratio(torch.zeros(3, 2), torch.zeros(2, 3), 0.1),
+        lambda: d.mode_blur_ratio(torch.zeros(3, 2), torch.zeros(2, 2), 0.0),
+        lambda: d.sliced_wasserstein(torch.zeros(3, 2), torch.zeros(3, 3)),
+    ],
+    ids=lambda f: "",
+)
 def test_bad_arguments_raise_value_error(call):
     with pytest.raises(ValueError):
         call()

@@ -16,8 +16,7 @@ def noise():
 
 
 def random_theta(policy, noise, rng, n):
-    return np.stack([ev.SeedGenome.random(noise, rng, policy.n_params).decode(policy, noise)
-                     for _ in range(n)])
+    return np.stack([ev.SeedGenome.random(noise, rng, policy.n_params).decode(policy, noise) for _ in range(n)])
 
 
 def test_noise_table_is_the_official_table_prefix():
@@ -54,7 +53,7 @@ def test_batched_actions_equal_one_network_at_a_time(noise):
     obs = rng.standard_normal((12, 4)).astype(np.float32)
     batched = policy.act(theta, obs)
     for i in range(12):
-        assert policy.act(theta[i:i + 1], obs[i:i + 1])[0] == batched[i]
+        assert policy.act(theta[i : i + 1], obs[i : i + 1])[0] == batched[i]
         h = np.tanh(obs[i] @ theta[i, :64].reshape(4, 16) + theta[i, 64:80])
         h = np.tanh(h @ theta[i, 80:208].reshape(16, 8) + theta[i, 208:216])
         out = h @ theta[i, 216:240].reshape(8, 3) + theta[i, 240:243]
@@ -97,22 +96,22 @@ def test_ga_generation_selects_the_top_and_mutates_by_sigma_eps(noise):
     theta = np.stack([g.decode(policy, noise) for g in genomes])
     score = rng.standard_normal(20)
     top = set(np.argsort(-score)[:5])
-    children, rows = ev.ga_generation(genomes, theta, score, rng, truncation=5, sigma=0.5,
-                                      noise=noise)
+    children, rows = ev.ga_generation(genomes, theta, score, rng, truncation=5, sigma=0.5, noise=noise)
     assert len(children) == 20 and rows.shape == theta.shape
     for child, row in zip(children, rows):
         parent = genomes.index(ev.SeedGenome(child.seeds[:-1]))
         assert parent in top
         index, sigma = child.seeds[-1]
         assert sigma == 0.5
-        np.testing.assert_array_equal(row - theta[parent],
-                                      (theta[parent] + np.float32(0.5) * noise.get(index, 99))
-                                      - theta[parent])
+        np.testing.assert_array_equal(
+            row - theta[parent], (theta[parent] + np.float32(0.5) * noise.get(index, 99)) - theta[parent]
+        )
         assert row.tobytes() == child.decode(policy, noise).tobytes()
     # an elite outside the top T replaces the last parent
     worst = int(np.argmin(score))
-    children, _ = ev.ga_generation(genomes, theta, score, np.random.default_rng(0), 1, 0.5,
-                                   noise, elite=(genomes[worst], theta[worst]))
+    children, _ = ev.ga_generation(
+        genomes, theta, score, np.random.default_rng(0), 1, 0.5, noise, elite=(genomes[worst], theta[worst])
+    )
     assert all(c.seeds[:-1] == genomes[worst].seeds for c in children)
     with pytest.raises(ValueError):
         ev.ga_generation(genomes, theta, score, rng, truncation=0, sigma=0.5, noise=noise)
@@ -188,7 +187,7 @@ def test_evaluate_population_equals_one_environment_per_individual(env_id, noise
             obs = np.asarray(env.unwrapped.state, np.float32)
             total, steps, top = 0.0, 0, obs.copy()
             while True:
-                obs, r, term, trunc, _ = env.step(int(policy.act(theta[i:i + 1], obs[None])[0]))
+                obs, r, term, trunc, _ = env.step(int(policy.act(theta[i : i + 1], obs[None])[0]))
                 total, steps, top = total + r, steps + 1, np.maximum(top, obs)
                 if term or trunc:
                     break
@@ -199,8 +198,7 @@ def test_evaluate_population_equals_one_environment_per_individual(env_id, noise
 
 def test_deep_ga_runs_ga_rs_and_novelty_and_is_reproducible(noise):
     policy = ev.PopulationMLP(2, 3)
-    kw = dict(generations=3, population=12, sigma=0.5, candidates=2, validation_episodes=2,
-              test_episodes=3)
+    kw = dict(generations=3, population=12, sigma=0.5, candidates=2, validation_episodes=2, test_episodes=3)
     ga = ev.deep_ga("MountainCar-v0", policy, noise, truncation=4, seed=0, **kw)
     again = ev.deep_ga("MountainCar-v0", policy, noise, truncation=4, seed=0, **kw)
     assert [h["best return"] for h in ga.history] == [h["best return"] for h in again.history]
@@ -209,8 +207,9 @@ def test_deep_ga_runs_ga_rs_and_novelty_and_is_reproducible(noise):
     assert ga.history[-1]["episodes"] == 12 * 3 + 3 * 2 * 2  # 2 validated, elite among them
     rs = ev.deep_ga("MountainCar-v0", policy, noise, truncation=0, seed=0, **kw)
     assert rs.elite.generation == 0  # random search never mutates
-    ns = ev.deep_ga("MountainCar-v0", policy, noise, truncation=4, seed=0,
-                    selection="novelty", k=3, archive_add=2, **kw)
+    ns = ev.deep_ga(
+        "MountainCar-v0", policy, noise, truncation=4, seed=0, selection="novelty", k=3, archive_add=2, **kw
+    )
     assert len(ns.behaviours) == 3 and ns.behaviours[0].shape == (12, 2)
     with pytest.raises(ValueError):
         ev.deep_ga("MountainCar-v0", policy, noise, truncation=4, seed=0, selection="fitness", **kw)
@@ -222,6 +221,5 @@ def test_validate_elite_keeps_the_first_of_equals(noise):
     rng = np.random.default_rng(8)
     genomes = [ev.SeedGenome.random(noise, rng, policy.n_params) for _ in range(3)]
     same = np.zeros(policy.n_params, np.float32)  # three networks that act alike
-    genome, theta, score = ev.validate_elite("MountainCar-v0", policy,
-                                             [(g, same) for g in genomes], seed=0, episodes=2)
+    genome, theta, score = ev.validate_elite("MountainCar-v0", policy, [(g, same) for g in genomes], seed=0, episodes=2)
     assert genome == genomes[0] and score == -200.0

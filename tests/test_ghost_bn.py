@@ -9,8 +9,11 @@ from torch import nn
 
 from stochlearn.nn import GhostBatchNorm1d, GhostBatchNorm2d, ghost_batch_norm, ghost_sizes, replace_bn_with_ghost
 
-CASES = [(GhostBatchNorm1d, nn.BatchNorm1d, (70, 6)), (GhostBatchNorm1d, nn.BatchNorm1d, (45, 3, 5)),
-         (GhostBatchNorm2d, nn.BatchNorm2d, (37, 3, 4, 5))]
+CASES = [
+    (GhostBatchNorm1d, nn.BatchNorm1d, (70, 6)),
+    (GhostBatchNorm1d, nn.BatchNorm1d, (45, 3, 5)),
+    (GhostBatchNorm2d, nn.BatchNorm2d, (37, 3, 4, 5)),
+]
 IDS = ["1d", "1d-sequence", "2d"]
 
 
@@ -128,8 +131,14 @@ def test_no_running_stats_and_no_affine():
 
 def test_replace_bn_with_ghost_keeps_eval_output_and_swaps_recursively():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
-                          nn.Sequential(nn.Linear(4 * 4 * 4, 8), nn.BatchNorm1d(8)), nn.Linear(8, 3))
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Sequential(nn.Linear(4 * 4 * 4, 8), nn.BatchNorm1d(8)),
+        nn.Linear(8, 3),
+    )
     model.train()
     for _ in range(3):  # non-trivial running statistics
         model(torch.randn(20, 2, 6, 6))

@@ -13,22 +13,21 @@ from stochlearn import hyper
 
 
 def primary() -> nn.Sequential:
-    return nn.Sequential(nn.Linear(64, 32), nn.LeakyReLU(), nn.Linear(32, 32), nn.LeakyReLU(),
-                         nn.Linear(32, 10))
+    return nn.Sequential(nn.Linear(64, 32), nn.LeakyReLU(), nn.Linear(32, 32), nn.LeakyReLU(), nn.Linear(32, 10))
 
 
 SHAPES = {n: p.shape for n, p in primary().named_parameters()}
 
 
 def norm(params: dict) -> float:
-    return math.sqrt(sum(float((v ** 2).sum()) for v in params.values()))
+    return math.sqrt(sum(float((v**2).sum()) for v in params.values()))
 
 
 def test_cos_sin_encoding_has_constant_norm_and_is_invertible():
     gamma = torch.rand(200, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     e = hyper.encode(gamma, "cos|sin")
     assert e.shape == (200, 6)
-    torch.testing.assert_close((e ** 2).sum(-1), torch.full((200,), 3.0, dtype=torch.float64))
+    torch.testing.assert_close((e**2).sum(-1), torch.full((200,), 3.0, dtype=torch.float64))
     back = torch.atan2(e[:, 3:], e[:, :3]) * 2 / math.pi
     torch.testing.assert_close(back, gamma)
     z = hyper.encode(gamma, "z|1-z")
@@ -69,7 +68,7 @@ def test_theta0_is_the_output_bias_and_shapes_fit_the_primary():
     torch.testing.assert_close(got, h.out.bias + flat_delta)
     start = 0
     for name, shape in SHAPES.items():  # θ0: Kaiming weights, zero biases
-        block = h.out.bias[start:start + shape.numel()]
+        block = h.out.bias[start : start + shape.numel()]
         if name.endswith("bias"):
             assert torch.all(block == 0)
         else:

@@ -157,21 +157,24 @@ def test_entropy_of_rows_closed_forms_and_scipy():
     assert discrete_mi(a, a) == pytest.approx(entropy_of_rows(a), abs=1e-12)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: binned_mi(torch.zeros(10, 2), torch.zeros(10, dtype=torch.long), n_bins=0),
-    lambda: binned_mi(torch.zeros(10, 2), torch.zeros(10, dtype=torch.long), lo=1.0, hi=1.0),
-    lambda: binned_mi(torch.zeros(10, 2), torch.zeros(10, dtype=torch.long), hi=float("inf")),
-    lambda: binned_mi(torch.full((10, 2), float("nan")), torch.zeros(10, dtype=torch.long)),
-    lambda: binned_mi(torch.zeros(10, 2), torch.zeros(9, dtype=torch.long)),
-    lambda: binned_mi(torch.zeros(10, 2), -torch.ones(10, dtype=torch.long)),
-    lambda: binned_mi(torch.zeros(10, 2), torch.full((10,), 0.5)),
-    lambda: binned_mi(torch.zeros(10), torch.zeros(10, dtype=torch.long)),
-    lambda: binned_mi(torch.zeros(10, 2), torch.zeros(10, dtype=torch.long), n_bins=2.5),
-    lambda: entropy_of_rows(np.zeros((0, 2))),
-    lambda: discrete_mi(np.zeros(3), np.zeros(4)),
-    lambda: gradient_mean_std(torch.zeros(1, 5)),
-    lambda: log_epochs(0, 10),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: binned_mi(torch.zeros(10, 2), torch.zeros(10, dtype=torch.long), n_bins=0),
+        lambda: binned_mi(torch.zeros(10, 2), torch.zeros(10, dtype=torch.long), lo=1.0, hi=1.0),
+        lambda: binned_mi(torch.zeros(10, 2), torch.zeros(10, dtype=torch.long), hi=float("inf")),
+        lambda: binned_mi(torch.full((10, 2), float("nan")), torch.zeros(10, dtype=torch.long)),
+        lambda: binned_mi(torch.zeros(10, 2), torch.zeros(9, dtype=torch.long)),
+        lambda: binned_mi(torch.zeros(10, 2), -torch.ones(10, dtype=torch.long)),
+        lambda: binned_mi(torch.zeros(10, 2), torch.full((10,), 0.5)),
+        lambda: binned_mi(torch.zeros(10), torch.zeros(10, dtype=torch.long)),
+        lambda: binned_mi(torch.zeros(10, 2), torch.zeros(10, dtype=torch.long), n_bins=2.5),
+        lambda: entropy_of_rows(np.zeros((0, 2))),
+        lambda: discrete_mi(np.zeros(3), np.zeros(4)),
+        lambda: gradient_mean_std(torch.zeros(1, 5)),
+        lambda: log_epochs(0, 10),
+    ],
+)
 def test_bad_arguments_raise_value_error(call):
     with pytest.raises(ValueError):
         call()
@@ -210,7 +213,7 @@ def _symmetry_permutation(M):
 
 def test_labels_are_invariant_under_the_icosahedral_group():
     G = ICOSAHEDRON @ ICOSAHEDRON.T
-    assert np.allclose(np.sort(G, axis=1)[:, :-1], [[-1] + [-5**-0.5] * 5 + [5**-0.5] * 5] * 12)
+    assert np.allclose(np.sort(G, axis=1)[:, :-1], [[-1] + [-(5**-0.5)] * 5 + [5**-0.5] * 5] * 12)
     X, y = twelve_bit_task()
     axis = ICOSAHEDRON[0]
     K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
@@ -235,8 +238,10 @@ def test_backward_matches_autograd(activation):
     sizes, R, B = [12, 10, 7, 5, 4, 3, 2], 3, 17
     params = []
     for a, b in zip(sizes[:-1], sizes[1:]):
-        params += [torch.randn(R, b, a, generator=g, dtype=torch.float64) / a**0.5,
-                   torch.randn(R, b, 1, generator=g, dtype=torch.float64) * 0.1]
+        params += [
+            torch.randn(R, b, a, generator=g, dtype=torch.float64) / a**0.5,
+            torch.randn(R, b, 1, generator=g, dtype=torch.float64) * 0.1,
+        ]
     x = torch.randint(0, 2, (R, 12, B), generator=g).double()
     y = torch.randint(0, 2, (R, B), generator=g)
     hs = mlp_ensemble_forward(params, x, activation)
@@ -244,9 +249,9 @@ def test_backward_matches_autograd(activation):
 
     leaves = [p.clone().requires_grad_() for p in params]
     h = x
-    for l in range(len(sizes) - 1):
-        h = torch.baddbmm(leaves[2 * l + 1], leaves[2 * l], h)
-        if l < len(sizes) - 2:
+    for k in range(len(sizes) - 1):
+        h = torch.baddbmm(leaves[2 * k + 1], leaves[2 * k], h)
+        if k < len(sizes) - 2:
             h = torch.tanh(h) if activation == "tanh" else torch.relu(h)
     loss = torch.nn.functional.cross_entropy(h, y, reduction="none").mean(1).sum()
     loss.backward()

@@ -40,15 +40,25 @@ def test_claim_verdicts():
     assert judge(ok, one_clear)["verdict"] == "clear"
     assert judge(ok, holds)["verdict"] == "holds"
     assert judge({**ok, "conditions": []}, bare)["verdict"] == "unjudged"
-    rep = {"correct": {"error": None}, "mutations": [
-        {"name": "m", "claims": [holds], "error": None, "verdicts": [judge(ok, holds)]}]}
+    rep = {
+        "correct": {"error": None},
+        "mutations": [{"name": "m", "claims": [holds], "error": None, "verdicts": [judge(ok, holds)]}],
+    }
     assert problems(rep) == ["m: C1 holds"]
 
 
 def test_a_source_mutation_replaces_a_method_and_can_be_undone():
     step = sl.optim.DiffGrad.step
-    cell = mutation_cell({"name": "no bias correction of m̂", "replace": {
-        "in": "sl.optim.DiffGrad.step", "old": 'value=-group["lr"] / bias1', "new": 'value=-group["lr"]'}})
+    cell = mutation_cell(
+        {
+            "name": "no bias correction of m̂",
+            "replace": {
+                "in": "sl.optim.DiffGrad.step",
+                "old": 'value=-group["lr"] / bias1',
+                "new": 'value=-group["lr"]',
+            },
+        }
+    )
     p = torch.zeros(1, requires_grad=True)
     try:
         exec(cell, {"sl": sl})
@@ -65,8 +75,9 @@ def test_a_source_mutation_replaces_a_method_and_can_be_undone():
 
 
 def test_a_stale_source_mutation_fails_loudly():
-    cell = mutation_cell({"name": "stale", "replace": {"in": "sl.optim.DiffGrad.step", "old": "no such text",
-                                                       "new": ""}})
+    cell = mutation_cell(
+        {"name": "stale", "replace": {"in": "sl.optim.DiffGrad.step", "old": "no such text", "new": ""}}
+    )
     step = sl.optim.DiffGrad.step
     try:
         with pytest.raises(AssertionError, match="expects 'no such text' once"):
@@ -84,10 +95,16 @@ def test_the_status_page_shows_the_margins():
 
     correct = {"claim": "C1 gap", "passed": True, "conditions": [_cond(2.0)]}
     caught = {"claim": "C1 gap", "passed": False, "conditions": [_cond(0.0)]}
-    rep = {"profile": "book", "seed": 0, "finished": "2026-12-04T00:00:00Z", "clear_fraction": CLEAR,
-           "mutations": [{"name": "no | method", "claims": [caught], "error": None,
-                          "verdicts": [judge(correct, caught)]},
-                         {"name": "crash", "claims": [], "error": "RuntimeError: boom", "verdicts": []}]}
+    rep = {
+        "profile": "book",
+        "seed": 0,
+        "finished": "2026-12-04T00:00:00Z",
+        "clear_fraction": CLEAR,
+        "mutations": [
+            {"name": "no | method", "claims": [caught], "error": None, "verdicts": [judge(correct, caught)]},
+            {"name": "crash", "claims": [], "error": "RuntimeError: boom", "verdicts": []},
+        ],
+    }
     table = "\n".join(mutation_table(rep))
     assert "| no \\| method | C1 | x | 2 | ≥ 1 | 0 | misses clearly |" in table
     holds = {"claim": "C1 gap", "passed": True, "conditions": [_cond(1.5)]}

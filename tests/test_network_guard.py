@@ -22,17 +22,20 @@ def _execute(source: str, env: dict[str, str]):
 
 @pytest.mark.chapter
 def test_a_connection_fails_with_a_message_that_names_the_chapter(tmp_path):
-    errors = _execute("import urllib.request\nurllib.request.urlopen('http://example.org', timeout=5)",
-                      {"IPYTHONDIR": str(IPYTHONDIR), "STOCHLEARN_NO_NETWORK": "1",
-                       "STOCHLEARN_CHAPTER": "some-chapter"})
+    errors = _execute(
+        "import urllib.request\nurllib.request.urlopen('http://example.org', timeout=5)",
+        {"IPYTHONDIR": str(IPYTHONDIR), "STOCHLEARN_NO_NETWORK": "1", "STOCHLEARN_CHAPTER": "some-chapter"},
+    )
     assert errors, "the connection was not refused"
     assert "network access is disabled for chapters: some-chapter" in errors[0].evalue
 
 
 @pytest.mark.chapter
 def test_loopback_stays_open_under_the_guard():
-    code = ("import socket\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
-            "c = socket.create_connection(s.getsockname()); c.close(); s.close()")
+    code = (
+        "import socket\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "c = socket.create_connection(s.getsockname()); c.close(); s.close()"
+    )
     assert not _execute(code, {"IPYTHONDIR": str(IPYTHONDIR), "STOCHLEARN_NO_NETWORK": "1"})
 
 

@@ -46,8 +46,9 @@ def test_student_notebook_stubs_solutions_and_keeps_checks(ch):
     for stub in stubs:
         assert stub.source.startswith("# Exercise: ") and "raise NotImplementedError" in stub.source
         lines = stub.source.splitlines()
-        assert all(lines[i - 1].strip() == "# YOUR CODE HERE" for i, ln in enumerate(lines)
-                   if ln.strip().startswith("raise")), "a raise outside what the student writes"
+        assert all(
+            lines[i - 1].strip() == "# YOUR CODE HERE" for i, ln in enumerate(lines) if ln.strip().startswith("raise")
+        ), "a raise outside what the student writes"
         compile(stub.source.replace("%", "#"), "<stub>", "exec")  # stubs are valid Python
     checks = [c.source for c in nb.cells if "check" in c.metadata.get("tags", [])]
     assert checks and checks == [c.source for c in st.cells if "check" in c.metadata.get("tags", [])]
@@ -87,7 +88,7 @@ def test_solution_regions_are_bodies_and_top_level_code():
 
     lines = SOLUTION.splitlines()
     regions = solution_regions(SOLUTION)
-    got = [("\n".join(lines[a - 1:b]), indent, fn) for a, b, indent, fn in regions]
+    got = [("\n".join(lines[a - 1 : b]), indent, fn) for a, b, indent, fn in regions]
     assert got == [
         ("    # a hint goes with the body\n    return x + y", "    ", "f"),
         ("        return x", "        ", "forward"),

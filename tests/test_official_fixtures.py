@@ -60,12 +60,15 @@ class _FirstRelease(sl.optim.DiffGrad):
         return grad
 
 
-@pytest.mark.parametrize("case,cls,eps,set_to_none", [
-    ("i_v2_eps1e-8_set_to_none_True", sl.optim.DiffGrad, 1e-8, True),
-    ("ii_v2_eps0_set_to_none_True", sl.optim.DiffGrad, 0.0, True),
-    ("iii_v1_eps1e-8_set_to_none_False", _FirstRelease, 1e-8, False),
-    ("iv_v1_eps1e-8_set_to_none_True", _FirstRelease, 1e-8, True),
-])
+@pytest.mark.parametrize(
+    "case,cls,eps,set_to_none",
+    [
+        ("i_v2_eps1e-8_set_to_none_True", sl.optim.DiffGrad, 1e-8, True),
+        ("ii_v2_eps0_set_to_none_True", sl.optim.DiffGrad, 0.0, True),
+        ("iii_v1_eps1e-8_set_to_none_False", _FirstRelease, 1e-8, False),
+        ("iv_v1_eps1e-8_set_to_none_True", _FirstRelease, 1e-8, True),
+    ],
+)
 def test_diffgrad_official_convention_reproduces_the_official_optimizer(case, cls, eps, set_to_none):
     """diffGrad_v2.py (fixed) and diffGrad.py (first release), 200 float64 steps."""
     ours = _diffgrad_run(cls, eps, set_to_none, convention="official")
@@ -77,8 +80,9 @@ def test_diffgrad_conventions_differ_only_through_eps():
     """ε on √v̂ (the paper) against ε on √v (the official code): equal at ε = 0, apart otherwise."""
     out = DG["outputs"]
     paper0 = _diffgrad_run(sl.optim.DiffGrad, 0.0, True)
-    np.testing.assert_allclose(paper0[200], out["ii_v2_eps0_set_to_none_True"]["theta_after_step"]["200"],
-                               rtol=0, atol=1e-13)
+    np.testing.assert_allclose(
+        paper0[200], out["ii_v2_eps0_set_to_none_True"]["theta_after_step"]["200"], rtol=0, atol=1e-13
+    )
     paper = _diffgrad_run(sl.optim.DiffGrad, 1e-8, True)[200]
     official = np.array(out["i_v2_eps1e-8_set_to_none_True"]["theta_after_step"]["200"])
     gap = np.abs(paper - official).max()
@@ -98,8 +102,14 @@ def test_the_first_release_bug_moves_the_iterate():
 MI = load("idnns_binned_mi")
 
 
-@pytest.mark.parametrize("case,key", [("T_case_a_tanh", "a_tanh"), ("T_case_b_near_constant", "b_near_constant"),
-                                      ("T_case_c_straddle_float32_edge19_extra", "c_straddle_edge_extra")])
+@pytest.mark.parametrize(
+    "case,key",
+    [
+        ("T_case_a_tanh", "a_tanh"),
+        ("T_case_b_near_constant", "b_near_constant"),
+        ("T_case_c_straddle_float32_edge19_extra", "c_straddle_edge_extra"),
+    ],
+)
 @pytest.mark.parametrize("n_bins", [30, 10])
 def test_binned_mi_official_convention_reproduces_get_information(case, key, n_bins):
     T, y = np.array(MI["inputs"][case]), np.array(MI["inputs"]["y"])
@@ -135,11 +145,16 @@ def test_the_two_binnings_can_differ_by_more_than_two_bits():
 GB = load("bigbatch_ghost_bn")
 
 
-@pytest.mark.parametrize("row", GB["outputs"]["chunking"], ids=lambda r: f"N{r['N']}-B{r['args_batch_size']}"
-                                                                         f"-g{r['mini_batch_size']}")
+@pytest.mark.parametrize(
+    "row", GB["outputs"]["chunking"], ids=lambda r: f"N{r['N']}-B{r['args_batch_size']}-g{r['mini_batch_size']}"
+)
 def test_ghost_sizes_official_convention_reproduces_the_official_chunks(row):
-    ours = sl.nn.ghost_sizes(row["N"], row["mini_batch_size"], convention="official",
-                             num_chunks=row["args_batch_size"] // row["mini_batch_size"])
+    ours = sl.nn.ghost_sizes(
+        row["N"],
+        row["mini_batch_size"],
+        convention="official",
+        num_chunks=row["args_batch_size"] // row["mini_batch_size"],
+    )
     official = row["chunk_sizes"]
     if min(official) > 1 or len(official) == 1:
         assert ours == official
@@ -149,8 +164,12 @@ def test_ghost_sizes_official_convention_reproduces_the_official_chunks(row):
     assert ours == official[:-2] + [official[-2] + 1]
     if min(ours) == 1:
         with pytest.raises(ValueError, match="more than one value"):
-            sl.nn.ghost_batch_norm(torch.randn(row["N"], 3), row["mini_batch_size"], convention="official",
-                                   num_chunks=row["args_batch_size"] // row["mini_batch_size"])
+            sl.nn.ghost_batch_norm(
+                torch.randn(row["N"], 3),
+                row["mini_batch_size"],
+                convention="official",
+                num_chunks=row["args_batch_size"] // row["mini_batch_size"],
+            )
 
 
 @pytest.mark.parametrize("run", GB["outputs"]["bn_runs"], ids=lambda r: f"g{r['mini_batch_size']}-{r['dtype']}")
@@ -174,13 +193,19 @@ def test_ghost_batch_norm_official_convention_reproduces_the_chunked_forward(run
     target = torch.tensor(inp["target_100"])
     sizes = sl.nn.ghost_sizes(100, run["mini_batch_size"], convention="official")
     logits = lin(out)
-    loss = sum(torch.nn.functional.cross_entropy(lo, ta) for lo, ta in
-               zip(logits.split(sizes), target.split(sizes))) / len(sizes)
+    loss = sum(
+        torch.nn.functional.cross_entropy(lo, ta) for lo, ta in zip(logits.split(sizes), target.split(sizes))
+    ) / len(sizes)
     loss.backward()
-    torch.testing.assert_close(bn.weight.grad, torch.tensor(run["bn_weight_grad_after_official_div_and_clip"],
-                                                            dtype=dtype), rtol=0, atol=10 * tol)
-    torch.testing.assert_close(bn.bias.grad, torch.tensor(run["bn_bias_grad_after_official_div_and_clip"],
-                                                          dtype=dtype), rtol=0, atol=10 * tol)
+    torch.testing.assert_close(
+        bn.weight.grad,
+        torch.tensor(run["bn_weight_grad_after_official_div_and_clip"], dtype=dtype),
+        rtol=0,
+        atol=10 * tol,
+    )
+    torch.testing.assert_close(
+        bn.bias.grad, torch.tensor(run["bn_bias_grad_after_official_div_and_clip"], dtype=dtype), rtol=0, atol=10 * tol
+    )
 
 
 def test_the_paper_convention_cuts_by_size():
@@ -192,9 +217,11 @@ def test_the_paper_convention_cuts_by_size():
 # --- score SDE: yang-song/score_sde_pytorch @ cb1f359, sde_lib.py and sampling.py ----------------
 
 SS = load("score_sde")
-SDES = {"VE_N25": lambda: sl.diffusion.VESDE(0.01, 4.0, N=25),
-        "VP_N25": lambda: sl.diffusion.VPSDE(0.1, 20.0, N=25),
-        "VP_N1000": lambda: sl.diffusion.VPSDE(0.1, 20.0, N=1000)}
+SDES = {
+    "VE_N25": lambda: sl.diffusion.VESDE(0.01, 4.0, N=25),
+    "VP_N25": lambda: sl.diffusion.VPSDE(0.1, 20.0, N=25),
+    "VP_N1000": lambda: sl.diffusion.VPSDE(0.1, 20.0, N=1000),
+}
 TIMES = ("t_batch", "grid3", "grid20")
 
 
@@ -246,8 +273,10 @@ def test_predictors_and_corrector_official_convention_reproduce_sampling(name, w
     x, t, z = _t64(SS["inputs"]["x"]), _t64(rec["t"]), _t64(SS["inputs"]["noise_z"])
     monkeypatch.setattr(samplers, "_randn_like", lambda x, generator: z.clone())
     dt, snr = 1 / sde.N, SS["inputs"]["snr"]
-    for label, step in (("EulerMaruyama", samplers.euler_maruyama_step),
-                        ("ReverseDiffusion", samplers.reverse_diffusion_step)):
+    for label, step in (
+        ("EulerMaruyama", samplers.euler_maruyama_step),
+        ("ReverseDiffusion", samplers.reverse_diffusion_step),
+    ):
         got = step(x, t, sde, _score, dt, None, convention="official")
         for ours, key in zip(got, ("x", "x_mean")):
             _close(ours, rec[f"{label}_pfFalse_noise_z"][key], f"{label} {key}")
@@ -275,6 +304,7 @@ def test_the_conventions_differ_by_the_lag_of_the_official_index():
 
 
 # --- the convention arguments themselves ---------------------------------------------------------
+
 
 def test_convention_arguments_are_checked():
     p = torch.zeros(2, requires_grad=True)
@@ -349,6 +379,7 @@ def _official_net() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
 # haiku initialised the weights in float32 and the official steps mix float32 and float64, so
 # the comparisons hold to about 1e-7, far below any wrong factor or missing term.
 
+
 def test_ntk_mlp_reproduces_the_official_mlp():
     net, x, _ = _official_net()
     with torch.no_grad():
@@ -390,8 +421,14 @@ SLABS = load("slabs")
 def test_slab_geometry_matches_the_official_generator():
     """Our slabs occupy the official intervals of |z|, with the official class shares in each."""
     out, m = SLABS["outputs"], SLABS["inputs"]["margin"]
-    ours = sl.data.slabs.make_slab_dataset(20_000, ["lin", "slab3", "slab5", "slab7"], margin=m,
-                                           lin_noise=SLABS["inputs"]["lin_noise"], rotate=False, seed=3)
+    ours = sl.data.slabs.make_slab_dataset(
+        20_000,
+        ["lin", "slab3", "slab5", "slab7"],
+        margin=m,
+        lin_noise=SLABS["inputs"]["lin_noise"],
+        rotate=False,
+        seed=3,
+    )
     Z, y = ours.Z, ours.y.numpy()
     for col, k in [(1, 3), (2, 5), (3, 7)]:
         w = sl.data.slabs.slab_width(k, m)
@@ -480,8 +517,9 @@ def test_input_encodings_match_hyperlight():
     gamma = torch.tensor(fx["gamma"])[:, None]
     for mode, official in fx["encodings"].items():
         torch.testing.assert_close(hyper.encode(gamma, mode), torch.tensor(official), atol=1e-7, rtol=0)
-    torch.testing.assert_close(hyper.encode(torch.tensor([fx["gamma3"]]), "cos|sin"),
-                               torch.tensor(fx["encoding3_cos_sin"]), atol=1e-7, rtol=0)
+    torch.testing.assert_close(
+        hyper.encode(torch.tensor([fx["gamma3"]]), "cos|sin"), torch.tensor(fx["encoding3_cos_sin"]), atol=1e-7, rtol=0
+    )
 
 
 def test_hypernetwork_initialisation_matches_hyperlight_statistics():
@@ -499,13 +537,16 @@ def test_hypernetwork_initialisation_matches_hyperlight_statistics():
         rows, theta0, start = {}, {}, 0
         for name, shape in shapes.items():
             k = shape.numel()
-            rows[name] = h.out.weight[start:start + k].std().item()
-            theta0[name] = h.out.bias[start:start + k].std().item()
+            rows[name] = h.out.weight[start : start + k].std().item()
+            theta0[name] = h.out.bias[start : start + k].std().item()
             start += k
         hidden = [m.weight.std().item() for m in h.body if isinstance(m, torch.nn.Linear)]
         assert all(float(m.bias.detach().abs().max()) == 0 for m in h.body if isinstance(m, torch.nn.Linear))
         ours.append((rows, theta0, hidden))
-    mean = lambda xs: sum(xs) / len(xs)
+
+    def mean(xs):
+        return sum(xs) / len(xs)
+
     for name in shapes:
         off = mean([s["output_row_std"][name] for s in fx["init_stats"]])
         assert mean([r[name] for r, _, _ in ours]) == pytest.approx(off, rel=0.1)
@@ -527,8 +568,7 @@ def test_coreset_selection_matches_the_official_craig_with_submodlib():
     logits = torch.tensor(fx["X"], dtype=torch.float64) @ torch.tensor(fx["W"], dtype=torch.float64).T
     torch.testing.assert_close(coresets.gradient_proxies(logits, y), G, atol=1e-6, rtol=0)
     sim0 = coresets.similarity(G[y == 0])
-    torch.testing.assert_close(sim0, torch.tensor(fx["class0_similarity"], dtype=torch.float64),
-                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(sim0, torch.tensor(fx["class0_similarity"], dtype=torch.float64), atol=1e-6, rtol=0)
     idx, w = coresets.craig_per_class(G, y, fx["budget"], 3)
     assert idx.tolist() == fx["order"]
     assert w.tolist() == fx["raw_weights"]

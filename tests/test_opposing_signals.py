@@ -19,6 +19,7 @@ def _labels():
 
 # --- the planted signal ----------------------------------------------------------------------------
 
+
 def test_opposing_signal_plants_exact_groups_in_new_columns_only():
     y = _labels()
     X = torch.randn(100, 5, generator=torch.Generator().manual_seed(0))
@@ -50,11 +51,22 @@ def test_opposing_signal_is_deterministic_per_seed():
     assert torch.equal(gc, a) and torch.all(Xc[:, 2:] == 0)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"classes": (3, 3)}, {"classes": ()}, {"classes": 3}, {"classes": (3, 9)},  # 9: no examples
-    {"frac": 0.0}, {"frac": 1.5}, {"magnitude": float("inf")}, {"k": 0}, {"k": 2.0}, {"seed": "a"},
-    {"classes": (3, 8), "frac": 0.01},  # picks no example of class 8 (30 * 0.01 < 1)
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"classes": (3, 3)},
+        {"classes": ()},
+        {"classes": 3},
+        {"classes": (3, 9)},  # 9: no examples
+        {"frac": 0.0},
+        {"frac": 1.5},
+        {"magnitude": float("inf")},
+        {"k": 0},
+        {"k": 2.0},
+        {"seed": "a"},
+        {"classes": (3, 8), "frac": 0.01},  # picks no example of class 8 (30 * 0.01 < 1)
+    ],
+)
 def test_opposing_signal_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         add_opposing_signal(torch.zeros(100, 2), _labels(), **kwargs)
@@ -62,13 +74,18 @@ def test_opposing_signal_rejects_bad_arguments(kwargs):
 
 def test_opposing_signal_rejects_bad_data():
     y = _labels()
-    for X, yy in [(torch.zeros(100, 2, dtype=torch.long), y), (torch.zeros(100), y),
-                  (torch.zeros(99, 2), y), (torch.zeros(100, 2), y.float())]:
+    for X, yy in [
+        (torch.zeros(100, 2, dtype=torch.long), y),
+        (torch.zeros(100), y),
+        (torch.zeros(99, 2), y),
+        (torch.zeros(100, 2), y.float()),
+    ]:
         with pytest.raises(ValueError):
             add_opposing_signal(X, yy)
 
 
 # --- per-example losses ----------------------------------------------------------------------------
+
 
 def test_per_example_loss_averages_to_the_training_loss():
     torch.manual_seed(0)
@@ -100,6 +117,7 @@ def test_per_example_loss_rejects_bad_input():
 
 
 # --- the tracker ---------------------------------------------------------------------------------
+
 
 def _tracker(matrix):
     tr = LossTracker()
@@ -161,9 +179,16 @@ def test_tracker_rejects_bad_input():
     with pytest.raises(ValueError):
         tr.update([1.0, 2.0])  # a different number of examples
     tr.update([1.0, 1.0, 1.0])
-    for kwargs in [{"k": 0}, {"k": 4}, {"k": 1.5}, {"k": 1, "step": 1}, {"k": 1, "step": -2},
-                   {"k": 1, "step": slice(5, None)}, {"k": 1, "step": 0.0},
-                   {"k": 1, "direction": "sideways"}]:
+    for kwargs in [
+        {"k": 0},
+        {"k": 4},
+        {"k": 1.5},
+        {"k": 1, "step": 1},
+        {"k": 1, "step": -2},
+        {"k": 1, "step": slice(5, None)},
+        {"k": 1, "step": 0.0},
+        {"k": 1, "direction": "sideways"},
+    ]:
         with pytest.raises(ValueError):
             tr.top_movers(**kwargs)
     for groups in [[0, 1], [0.5, 1.0, 0.0]]:
@@ -172,6 +197,7 @@ def test_tracker_rejects_bad_input():
 
 
 # --- the headline configuration, one seed (guards against an RNG or library change) -------------
+
 
 def test_planted_signal_makes_the_two_groups_oscillate_in_anti_phase():
     from sklearn.datasets import load_digits

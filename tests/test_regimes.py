@@ -14,8 +14,8 @@ from stochlearn.nn import NTKMLP, activation_scale
 from stochlearn.regimes import hinge_alpha_loss, sgd_hinge_perceptron, temperature, train_until_fit
 from stochlearn.stats import crossing_point
 
-
 # --- data ----------------------------------------------------------------------------------------
+
 
 def test_depleted_sign_at_chi_zero_is_standard_normal_and_balanced():
     X, y = make_depleted_sign(5000, 4, chi=0.0, rng=0)
@@ -34,7 +34,7 @@ def test_depleted_sign_density_near_the_boundary_is_a_power_of_x1():
         x1 = np.abs(X[:, 0])
         fractions.append(np.mean(x1 < 0.1))
         # |x1|^2 / 2 is Gamma((chi + 1) / 2): a KS test of the exact law
-        assert stats.kstest(x1 ** 2 / 2, stats.gamma((chi + 1) / 2).cdf).pvalue > 0.01
+        assert stats.kstest(x1**2 / 2, stats.gamma((chi + 1) / 2).cdf).pvalue > 0.01
     assert fractions[0] > fractions[1] > fractions[2]
     X, _ = make_depleted_sign(200_000, 2, chi=1.0, rng=2)
     r = np.mean(np.abs(X[:, 0]) < 0.1) / np.mean(np.abs(X[:, 0]) < 0.05)
@@ -47,12 +47,13 @@ def test_digits_parity_labels_and_scale():
     assert set(torch.cat([ytr, yte]).tolist()) == {-1.0, 1.0}
     X = torch.cat([Xtr, Xte])
     assert float(X.mean()) == pytest.approx(0.0, abs=1e-5)
-    assert float((X ** 2).sum(1).mean()) == pytest.approx(64.0, rel=1e-4)
+    assert float((X**2).sum(1).mean()) == pytest.approx(64.0, rel=1e-4)
     assert torch.equal(digits_parity(500, seed=3)[0], Xtr)
     assert not torch.equal(digits_parity(500, seed=4)[0], Xtr)
 
 
 # --- perceptron ------------------------------------------------------------------------------------
+
 
 def test_perceptron_fits_every_margin():
     X, y = make_depleted_sign(300, 8, rng=0)
@@ -66,7 +67,7 @@ def test_perceptron_with_one_point_takes_the_predicted_number_of_updates():
     for T in (0.05, 0.3, 2.0):
         x = rng.standard_normal((1, 10))
         r = sgd_hinge_perceptron(x, np.array([1.0]), T=T, rng=0)
-        expected = math.ceil(10 / (T * float((x ** 2).sum())))
+        expected = math.ceil(10 / (T * float((x**2).sum())))
         assert r["updates"] == expected and r["steps"] == expected
 
 
@@ -94,8 +95,10 @@ def test_perceptron_is_deterministic_given_the_seed_and_grows_with_T():
     X, y = make_depleted_sign(200, 8, rng=3)
     a, b = sgd_hinge_perceptron(X, y, 4.0, rng=7), sgd_hinge_perceptron(X, y, 4.0, rng=7)
     assert np.array_equal(a["u"], b["u"]) and a["steps"] == b["steps"]
-    norms = [np.mean([np.linalg.norm(sgd_hinge_perceptron(X, y, T, rng=s)["u"]) for s in range(5)])
-             for T in (1.0, 16.0, 256.0)]
+    norms = [
+        np.mean([np.linalg.norm(sgd_hinge_perceptron(X, y, T, rng=s)["u"]) for s in range(5)])
+        for T in (1.0, 16.0, 256.0)
+    ]
     assert norms[0] < norms[1] < norms[2]
 
 
@@ -112,6 +115,7 @@ def test_perceptron_max_updates_and_bad_input():
 
 
 # --- NTK MLP, loss, training -----------------------------------------------------------------------
+
 
 def test_activation_scale_normalises_the_second_moment():
     assert activation_scale("relu") == pytest.approx(1 / math.sqrt(2))
@@ -137,7 +141,7 @@ def test_ntk_mlp_matches_the_official_forward_pass():
     z = torch.randn(256, 64)
     for W in wide.hidden.parameters():
         z = torch.relu(z @ W.detach().T / math.sqrt(z.shape[1])) * math.sqrt(2)
-        assert float((z ** 2).mean()) == pytest.approx(1.0, rel=0.1)
+        assert float((z**2).mean()) == pytest.approx(1.0, rel=0.1)
     with pytest.raises(ValueError):
         NTKMLP(5, width=0)
 
@@ -175,8 +179,7 @@ def test_train_until_fit_fits_every_point_and_reports_exact_quantities():
     w0 = torch.cat([p.detach().reshape(-1) for p in net.parameters()]).clone()
     with torch.no_grad():
         f0 = net(Xtr)
-    r = train_until_fit(net, Xtr, ytr, alpha=64.0, T=0.01, batch_size=8, seed=0, X_test=Xte, y_test=yte,
-                        check_every=7)
+    r = train_until_fit(net, Xtr, ytr, alpha=64.0, T=0.01, batch_size=8, seed=0, X_test=Xte, y_test=yte, check_every=7)
     assert r["converged"] and r["train_err"] == 0.0 and 0 <= r["test_err"] < 0.5
     with torch.no_grad():
         assert float((64.0 * ytr * (net(Xtr) - f0)).min()) >= 1.0
@@ -207,14 +210,15 @@ def test_train_until_fit_before_training_and_lazy_limit():
 
 # --- crossing_point ---------------------------------------------------------------------------------
 
+
 def test_crossing_point_on_exact_power_laws():
     x = np.geomspace(0.1, 100, 13)
-    assert crossing_point(x, 3 * x ** 0.8, 10.0) == pytest.approx((10 / 3) ** (1 / 0.8))
-    assert crossing_point(x, 2 * x ** 2, 50.0) == pytest.approx(5.0)
-    assert math.isnan(crossing_point(x, 3 * x ** 0.8, 1e6))
-    assert crossing_point(x, 3 * x ** 0.8, 0.1) == pytest.approx(0.1)
+    assert crossing_point(x, 3 * x**0.8, 10.0) == pytest.approx((10 / 3) ** (1 / 0.8))
+    assert crossing_point(x, 2 * x**2, 50.0) == pytest.approx(5.0)
+    assert math.isnan(crossing_point(x, 3 * x**0.8, 1e6))
+    assert crossing_point(x, 3 * x**0.8, 0.1) == pytest.approx(0.1)
     # first crossing of a non-monotone curve
-    assert crossing_point([1, 2, 4, 8], [1, 4, 1, 4], 2.0) == pytest.approx(2 ** 0.5)
+    assert crossing_point([1, 2, 4, 8], [1, 4, 1, 4], 2.0) == pytest.approx(2**0.5)
     with pytest.raises(ValueError):
         crossing_point([2, 1], [1, 2], 1.5)
     with pytest.raises(ValueError):

@@ -113,8 +113,10 @@ def test_topic_modules_load_lazily():
     import subprocess
     import sys
 
-    code = ("import sys, stochlearn as sl; assert 'stochlearn.optim' not in sys.modules; "
-            "sl.optim.DiffGrad; assert 'stochlearn.optim' in sys.modules; print(sorted(dir(sl))[:3])")
+    code = (
+        "import sys, stochlearn as sl; assert 'stochlearn.optim' not in sys.modules; "
+        "sl.optim.DiffGrad; assert 'stochlearn.optim' in sys.modules; print(sorted(dir(sl))[:3])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

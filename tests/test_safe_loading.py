@@ -9,8 +9,11 @@ import re
 
 from tools.chapters import ROOT, code_cells
 
-SOURCES = sorted((ROOT / "src").rglob("*.py")) + sorted((ROOT / "tools").rglob("*.py")) \
+SOURCES = (
+    sorted((ROOT / "src").rglob("*.py"))
+    + sorted((ROOT / "tools").rglob("*.py"))
     + sorted((ROOT / "book" / "_ext").rglob("*.py"))
+)
 CHAPTERS = sorted((ROOT / "chapters").rglob("*.md"))
 UNSAFE_MODULES = {"pickle", "cPickle", "dill", "joblib", "shelve", "marshal"}
 
@@ -35,9 +38,11 @@ def _violations(code: str) -> list[str]:
                 kw = {k.arg: k.value for k in node.keywords}
                 if not (isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True):
                     found.append(f"{name}(...) without weights_only=True (line {node.lineno})")
-            if re.fullmatch(r"(pickle|cPickle|dill|joblib|shelve|marshal)\.(load|loads|Unpickler|open)", name) \
-                    or name.endswith(("np.load", "numpy.load")) and any(
-                        k.arg == "allow_pickle" and getattr(k.value, "value", False) for k in node.keywords):
+            if (
+                re.fullmatch(r"(pickle|cPickle|dill|joblib|shelve|marshal)\.(load|loads|Unpickler|open)", name)
+                or name.endswith(("np.load", "numpy.load"))
+                and any(k.arg == "allow_pickle" and getattr(k.value, "value", False) for k in node.keywords)
+            ):
                 found.append(f"{name}(...) deserialises with pickle (line {node.lineno})")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]

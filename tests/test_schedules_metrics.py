@@ -40,9 +40,21 @@ def test_adapt_regime_with_n_train_matches_the_number_of_updates():
     assert scale_regime(0.05, 3, [2], 64, 16, adapt_regime=True, n_train=640)[1:] == (12, [8])
 
 
-@pytest.mark.parametrize("kwargs", [dict(lr0=0.0), dict(lr0=float("inf")), dict(epochs=0), dict(milestones=[0]),
-                                    dict(milestones=[11]), dict(milestones=[6, 3]), dict(batch_size=0),
-                                    dict(base_batch_size=2.5), dict(lr_rule="cubic"), dict(n_train=0)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(lr0=0.0),
+        dict(lr0=float("inf")),
+        dict(epochs=0),
+        dict(milestones=[0]),
+        dict(milestones=[11]),
+        dict(milestones=[6, 3]),
+        dict(batch_size=0),
+        dict(base_batch_size=2.5),
+        dict(lr_rule="cubic"),
+        dict(n_train=0),
+    ],
+)
 def test_scale_regime_rejects_bad_arguments(kwargs):
     args = dict(lr0=0.1, epochs=10, milestones=[5], batch_size=64, base_batch_size=16)
     args.update(kwargs)

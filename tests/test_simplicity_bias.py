@@ -5,8 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from stochlearn.data.slabs import (make_slab_dataset, random_rotation, randomize_coordinates,
-                                   shift_feature, slab_label, slab_width)
+from stochlearn.data.slabs import (
+    make_slab_dataset,
+    random_rotation,
+    randomize_coordinates,
+    shift_feature,
+    slab_label,
+    slab_width,
+)
 from stochlearn.metrics import binary_auc, randomized_auc
 
 LMS5 = ["lin"] + ["slab5"] * 9
@@ -14,6 +20,7 @@ MIXED = ["lin", "slab3", "slab5", "slab7", "noise", "slab5", "slab7"]
 
 
 # --- the data ----------------------------------------------------------------------------------------
+
 
 def test_rotation_is_orthogonal_and_identity_without_rotate():
     d = make_slab_dataset(500, MIXED, seed=0)
@@ -79,6 +86,7 @@ def test_random_rotation_is_haar_like():
 
 # --- S-randomization ----------------------------------------------------------------------------------
 
+
 def test_randomize_coordinates_permutes_only_the_chosen_features():
     d = make_slab_dataset(2000, MIXED, seed=4)
     assert torch.allclose(randomize_coordinates(d.X, d.R, [], seed=0), d.X, atol=1e-6)
@@ -108,6 +116,7 @@ def test_shift_feature_moves_one_feature_only():
 
 
 # --- AUC ------------------------------------------------------------------------------------------------
+
 
 def test_binary_auc_limits_and_logit_difference():
     y = torch.tensor([0, 0, 1, 1, 1])
@@ -143,9 +152,19 @@ def test_randomized_auc_finds_the_feature_a_model_uses():
     assert abs(binary_auc(d.Z[:, 1], d.y) - 0.5) < 0.05
 
 
-@pytest.mark.parametrize("bad", [
-    dict(n=1), dict(spec="lin"), dict(spec=[]), dict(spec=["lin", "slab4"]), dict(margin=0.3, spec=["slab7"]),
-    dict(margin=0.0), dict(lin_noise=1.5), dict(rotate=1)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(n=1),
+        dict(spec="lin"),
+        dict(spec=[]),
+        dict(spec=["lin", "slab4"]),
+        dict(margin=0.3, spec=["slab7"]),
+        dict(margin=0.0),
+        dict(lin_noise=1.5),
+        dict(rotate=1),
+    ],
+)
 def test_make_slab_dataset_rejects_bad_arguments(bad):
     kw = dict(n=100, spec=LMS5, margin=0.1, lin_noise=0.0, rotate=True, seed=0) | bad
     with pytest.raises(ValueError):

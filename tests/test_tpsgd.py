@@ -53,7 +53,7 @@ def test_tpsgd_step_gives_each_layer_its_local_gradient_only():
     # layer 1: the analytic local gradient [(a - tanh(Py*)) * (1 - a^2)] x^T / B
     a1 = torch.tanh(layers[0](x)).detach()
     s1 = F.one_hot(y, 4).float() @ proj[0].T
-    delta = (a1 - torch.tanh(s1)) * (1 - a1 ** 2) / len(y)
+    delta = (a1 - torch.tanh(s1)) * (1 - a1**2) / len(y)
     assert torch.allclose(layers[0].weight.grad, delta.T @ x, atol=1e-6)
     assert torch.allclose(layers[0].bias.grad, delta.sum(0), atol=1e-6)
     # nothing flows back from later layers: perturbing them leaves layer 1's gradient unchanged

@@ -37,9 +37,17 @@ def test_fit_classifier_learns_and_is_deterministic():
         torch.manual_seed(seed)
         m = sl.nn.mlp([64, 32, 10])
         calls = []
-        h = sl.train.fit_classifier(m, torch.optim.Adam(m.parameters(), 3e-3), d.X_train, d.y_train, epochs=3,
-                                    seed=seed, X_test=d.X_test, y_test=d.y_test,
-                                    callback=lambda e, m, o: calls.append(e) or {"probe": e * 2.0})
+        h = sl.train.fit_classifier(
+            m,
+            torch.optim.Adam(m.parameters(), 3e-3),
+            d.X_train,
+            d.y_train,
+            epochs=3,
+            seed=seed,
+            X_test=d.X_test,
+            y_test=d.y_test,
+            callback=lambda e, m, o: calls.append(e) or {"probe": e * 2.0},
+        )
         return h, calls
 
     h1, calls = train(0)
@@ -49,8 +57,9 @@ def test_fit_classifier_learns_and_is_deterministic():
     assert set(h1) == {"epoch", "batch_loss", "train_loss", "train_acc", "test_loss", "test_acc", "probe"}
     assert h1["train_loss"][-1] < h1["train_loss"][0] and h1["test_acc"][-1] > 0.8
     with pytest.raises(ValueError, match="epochs"):
-        sl.train.fit_classifier(sl.nn.mlp([64, 10]), torch.optim.SGD(sl.nn.mlp([64, 10]).parameters(), 0.1),
-                                d.X_train, d.y_train, epochs=0)
+        sl.train.fit_classifier(
+            sl.nn.mlp([64, 10]), torch.optim.SGD(sl.nn.mlp([64, 10]).parameters(), 0.1), d.X_train, d.y_train, epochs=0
+        )
     with pytest.raises(ValueError, match="rows"):
         sl.train.evaluate(sl.nn.mlp([64, 10]), d.X_train, d.y_test)
 
@@ -67,24 +76,28 @@ def test_fit_classifier_step_callback_sees_every_iterate():
         with torch.no_grad():
             losses.append(float(torch.nn.functional.cross_entropy(model(d.X_train), d.y_train)))
 
-    h = sl.train.fit_classifier(m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train,
-                                epochs=3, batch_size=500, step_callback=hook)
+    h = sl.train.fit_classifier(
+        m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train, epochs=3, batch_size=500, step_callback=hook
+    )
     per_epoch = -(-n // 500)  # ceil: the last batch is smaller
     assert steps == list(range(1, 3 * per_epoch + 1))
     # the hook after an epoch's last step sees the weights that the epoch's evaluation sees
-    assert losses[per_epoch - 1::per_epoch] == pytest.approx(h["train_loss"], rel=1e-5)
+    assert losses[per_epoch - 1 :: per_epoch] == pytest.approx(h["train_loss"], rel=1e-5)
     # full batch: one step per epoch (gradient descent)
     steps.clear()
-    sl.train.fit_classifier(m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train,
-                            epochs=4, batch_size=n, step_callback=hook)
+    sl.train.fit_classifier(
+        m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train, epochs=4, batch_size=n, step_callback=hook
+    )
     assert steps == [1, 2, 3, 4]
     # without the per-epoch pass over the training set the history has no train_* entries
-    h = sl.train.fit_classifier(m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train,
-                                epochs=2, batch_size=n, eval_train=False)
+    h = sl.train.fit_classifier(
+        m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train, epochs=2, batch_size=n, eval_train=False
+    )
     assert set(h) == {"epoch", "batch_loss"} and len(h["epoch"]) == 2
     with pytest.raises(ValueError, match="eval_train"):
-        sl.train.fit_classifier(m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train,
-                                epochs=1, eval_train="no")
+        sl.train.fit_classifier(
+            m, torch.optim.SGD(m.parameters(), 0.1), d.X_train, d.y_train, epochs=1, eval_train="no"
+        )
 
 
 def test_fit_classifier_clips_the_gradient_norm():
@@ -98,8 +111,7 @@ def test_fit_classifier_clips_the_gradient_norm():
             norms.append(float(torch.cat([p.grad.flatten() for p in m.parameters()]).norm()))
             return super().step(closure)
 
-    sl.train.fit_classifier(m, Spy(m.parameters(), lr=0.1), d.X_train * 100, d.y_train, epochs=1,
-                            clip_grad_norm=0.5)
+    sl.train.fit_classifier(m, Spy(m.parameters(), lr=0.1), d.X_train * 100, d.y_train, epochs=1, clip_grad_norm=0.5)
     assert max(norms) <= 0.5 + 1e-5
     with pytest.raises(ValueError, match="clip_grad_norm"):
         sl.train.fit_classifier(m, Spy(m.parameters(), lr=0.1), d.X_train, d.y_train, epochs=1, clip_grad_norm=0)
@@ -169,9 +181,17 @@ def test_batch_callback_sees_each_batch_before_its_step():
     model = torch.nn.Linear(3, 2)
     seen = []
     weights = []
-    sl.train.fit_classifier(model, torch.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=2, batch_size=16,
-                   batch_callback=lambda idx, m: (seen.append(idx.clone()), weights.append(m.weight.detach().clone())),
-                   step_callback=lambda step, m, opt: weights.append(None), eval_train=False)
+    sl.train.fit_classifier(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        X,
+        y,
+        epochs=2,
+        batch_size=16,
+        batch_callback=lambda idx, m: (seen.append(idx.clone()), weights.append(m.weight.detach().clone())),
+        step_callback=lambda step, m, opt: weights.append(None),
+        eval_train=False,
+    )
     assert len(seen) == 8  # 4 batches per epoch
     for epoch in (seen[:4], seen[4:]):  # each epoch's batches partition the data
         assert sorted(torch.cat(epoch).tolist()) == list(range(50))

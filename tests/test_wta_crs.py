@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stochlearn.estimators import (crs_probabilities, estimate_product, estimator_relmse,
-                                   sample_rows, wta_split)
+from stochlearn.estimators import crs_probabilities, estimate_product, estimator_relmse, sample_rows, wta_split
 from stochlearn.memory import param_bytes, saved_activation_bytes, saved_tensors
 from stochlearn.nn import MaskReLU, SampledLinear, refresh_grad_norms, set_sample_ids
 
@@ -25,6 +24,7 @@ def _problem(n=48, d=3, o=2, seed=0, heavy=True):
 
 
 # --- probabilities and the winner split ------------------------------------------------------
+
 
 def test_crs_probabilities_are_the_normalised_norm_product():
     X, G = _problem()
@@ -57,6 +57,7 @@ def test_wta_split_follows_the_official_rule():
 
 # --- unbiasedness and variance -----------------------------------------------------------------
 
+
 def _draws(X, G, k, method, draws, seed=0):
     gen = torch.Generator().manual_seed(seed)
     p = crs_probabilities(X, G)
@@ -77,7 +78,7 @@ def test_topk_is_biased():
     assert torch.equal(est[0], est[1])  # deterministic
     rel = float((est[0] - G.T @ X).norm() / (G.T @ X).norm())
     assert rel > 0.3
-    assert estimator_relmse(X, G, 12, "topk") == pytest.approx(rel ** 2)
+    assert estimator_relmse(X, G, 12, "topk") == pytest.approx(rel**2)
 
 
 def test_a_single_nonzero_row_is_recovered_exactly():
@@ -93,7 +94,7 @@ def test_closed_form_relmse_matches_monte_carlo(method):
     X, G = _problem(seed=1)
     est = _draws(X, G, 10, method, 2000, seed=2)
     full = G.T @ X
-    mc = float(((est - full) ** 2).sum((1, 2)).mean() / (full ** 2).sum())
+    mc = float(((est - full) ** 2).sum((1, 2)).mean() / (full**2).sum())
     assert mc == pytest.approx(estimator_relmse(X, G, 10, method), rel=0.1)
 
 
@@ -106,6 +107,7 @@ def test_variance_order_wta_crs_uniform_on_concentrated_rows():
 
 
 # --- the layer ---------------------------------------------------------------------------------
+
 
 def _pair(mode="wta", budget=0.3, seed=0, **kw):
     torch.manual_seed(seed)
@@ -173,8 +175,15 @@ def test_saved_rows_shrink_with_the_budget(needs_grad):
         assert saved_activation_bytes(layer, x) == k * 6 * 4 + k * 8  # rows + int64 indices
     net = nn.Sequential(SampledLinear(6, 32, budget=0.25), MaskReLU(), SampledLinear(32, 3, budget=0.25))
     kinds = sorted((str(s["dtype"]), s["nbytes"]) for s in saved_tensors(net, x))
-    assert kinds == sorted([("torch.float32", 50 * 6 * 4), ("torch.int64", 50 * 8), ("torch.bool", 200 * 32),
-                            ("torch.float32", 50 * 32 * 4), ("torch.int64", 50 * 8)])
+    assert kinds == sorted(
+        [
+            ("torch.float32", 50 * 6 * 4),
+            ("torch.int64", 50 * 8),
+            ("torch.bool", 200 * 32),
+            ("torch.float32", 50 * 32 * 4),
+            ("torch.int64", 50 * 8),
+        ]
+    )
 
 
 def test_cache_of_gradient_norms_is_written_and_read():
@@ -224,6 +233,7 @@ def test_refresh_grad_norms_gives_the_true_output_gradient_norms():
 
 # --- the mask ReLU and the accounting ----------------------------------------------------------
 
+
 def test_mask_relu_equals_relu_and_saves_a_bool_mask():
     x = torch.randn(30, 7, requires_grad=True)
     xr = x.detach().clone().requires_grad_(True)
@@ -246,8 +256,9 @@ def test_shared_storages_count_once_and_parameters_never():
     assert param_bytes(lin) == (5 * 3 + 3) * 4
 
 
-@pytest.mark.parametrize("bad", [dict(mode="magic"), dict(budget=0.0), dict(budget=1.5), dict(n_cache=-1),
-                                 dict(mix=2.0)])
+@pytest.mark.parametrize(
+    "bad", [dict(mode="magic"), dict(budget=0.0), dict(budget=1.5), dict(n_cache=-1), dict(mix=2.0)]
+)
 def test_sampled_linear_rejects_bad_arguments(bad):
     with pytest.raises(ValueError):
         SampledLinear(4, 2, **bad)

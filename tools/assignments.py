@@ -35,10 +35,17 @@ ASSIGNMENTS = BUILD / "assignments"
 CHECK_CALL = re.compile(r"\bsl\.exercises\.check\(")
 
 
-def _nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False,
-              points: int | None = None) -> dict:
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-            "solution": solution, "task": False}
+def _nbgrader(
+    grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False, points: int | None = None
+) -> dict:
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     return meta
@@ -73,8 +80,9 @@ def assignment_notebook(ch: Chapter) -> nbformat.NotebookNode:
             cell.metadata["nbgrader"] = _nbgrader(f"{ch.slug}-solution-{n_solution}", solution=True)
         elif cell.cell_type == "code" and "check" in tags:
             n_check += 1
-            cell.metadata["nbgrader"] = _nbgrader(f"{ch.slug}-check-{n_check}", grade=True, locked=True,
-                                                  points=points_of(cell.source))
+            cell.metadata["nbgrader"] = _nbgrader(
+                f"{ch.slug}-check-{n_check}", grade=True, locked=True, points=points_of(cell.source)
+            )
         cells.append(cell)
     if not n_solution or not n_check:
         raise ValueError(f"{ch.slug}: an assignment needs solution and check cells")
@@ -92,8 +100,9 @@ def main(argv: list[str] | None = None) -> list[Path]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("slugs", nargs="*", help="only these chapters (default: every chapter of the toc)")
     args = ap.parse_args(argv)
-    out = [write(assignment_notebook(ch), source_path(ch)) for ch in chapters()
-           if not args.slugs or ch.slug in args.slugs]
+    out = [
+        write(assignment_notebook(ch), source_path(ch)) for ch in chapters() if not args.slugs or ch.slug in args.slugs
+    ]
     for p in out:
         print(p.relative_to(ROOT))
     return out

@@ -10,8 +10,8 @@
    A chapter whose book run at seed 0 is already in `_build/executed` (the nightly matrix's
    `make seeds` leaves it there), with a passing report made with the same library key and the
    same code cells, is not run again: its outputs go into the cache as they are.
-3. The status page and the instructors' table are generated from the reports, and `jupyter-book build . -W -n --keep-going`
-   builds the site from the cache.
+3. The status page and the instructors' table are generated from the reports, and
+   `jupyter-book build . -W -n --keep-going` builds the site from the cache.
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ def _execute(path: str, timeout: int, threads: int):
     os.environ.update(STOCHLEARN_PROFILE="book", STOCHLEARN_QUIET="1", STOCHLEARN_THREADS=str(threads))
     nb = _read_like_myst_nb(Path(path))
     t0 = time.perf_counter()
-    result = single_nb_execution(nb, cwd=str(Path(path).parent), allow_errors=False, timeout=timeout,
-                                 meta_override=True)
+    result = single_nb_execution(
+        nb, cwd=str(Path(path).parent), allow_errors=False, timeout=timeout, meta_override=True
+    )
     wall = time.perf_counter() - t0
     return nb, wall, (result.exc_string if result.err is not None else None)
 
@@ -80,8 +81,11 @@ def adopt_executed(ch: Chapter, nb, executed: Path = EXECUTED, reports: Path = R
     report = json.loads(rep.read_text())
     if not report.get("ok") or report.get("library_key") != library_key():
         return None
-    done = [c for c in nbformat.read(run, as_version=4).cells if c.cell_type == "code"
-            and not _NOT_IN_SOURCE & set(c.get("metadata", {}).get("tags", []))]
+    done = [
+        c
+        for c in nbformat.read(run, as_version=4).cells
+        if c.cell_type == "code" and not _NOT_IN_SOURCE & set(c.get("metadata", {}).get("tags", []))
+    ]
     code = [c for c in nb.cells if c.cell_type == "code"]
     if len(code) != len(done) or any(a.source.strip() != b.source.strip() for a, b in zip(code, done)):
         return None
@@ -132,10 +136,13 @@ def execute_missing(jobs: int, strict_budget: bool = False) -> list[str]:
         if wall is None:
             todo.append(ch)
             continue
-        cache.cache_notebook_bundle(CacheBundleIn(nb, str(ch.path), data={"execution_seconds": wall}),
-                                    check_validity=False, overwrite=True)
-        print(f"  {ch.slug:<32} taken from {executed_path(ch.slug, 'book', 0).relative_to(ROOT)}"
-              f" ({wall:.1f} s when it ran)")
+        cache.cache_notebook_bundle(
+            CacheBundleIn(nb, str(ch.path), data={"execution_seconds": wall}), check_validity=False, overwrite=True
+        )
+        print(
+            f"  {ch.slug:<32} taken from {executed_path(ch.slug, 'book', 0).relative_to(ROOT)}"
+            f" ({wall:.1f} s when it ran)"
+        )
     if not todo:
         print("every chapter is in the execution cache")
         return []
@@ -152,8 +159,11 @@ def execute_missing(jobs: int, strict_budget: bool = False) -> list[str]:
             nb, wall, err = fut.result()
             rep = write_report(ch, "book", 0, wall, nb, err.strip().splitlines()[-1] if err else None)
             if err is None:
-                cache.cache_notebook_bundle(CacheBundleIn(nb, str(ch.path), data={"execution_seconds": wall}),
-                                            check_validity=False, overwrite=True)
+                cache.cache_notebook_bundle(
+                    CacheBundleIn(nb, str(ch.path), data={"execution_seconds": wall}),
+                    check_validity=False,
+                    overwrite=True,
+                )
             else:
                 failed.append(ch.slug)
             if strict_budget and rep["over_budget"] and ch.slug not in failed:
@@ -161,14 +171,15 @@ def execute_missing(jobs: int, strict_budget: bool = False) -> list[str]:
             times.append((wall, ch))
             n_ok = sum(c["passed"] for c in rep["claims"])
             over = "  OVER BUDGET" if rep["over_budget"] else ""
-            print(f"  {ch.slug:<32} {wall:6.1f} s  claims {n_ok}/{len(rep['claims'])}"
-                  f"{'  FAILED' if err else ''}{over}")
+            print(f"  {ch.slug:<32} {wall:6.1f} s  claims {n_ok}/{len(rep['claims'])}{'  FAILED' if err else ''}{over}")
             if err:
                 print(err, file=sys.stderr)
     total = time.perf_counter() - t_all
     budgets = sum(ch.budget("book") or 0 for ch in chapters())
-    print(f"executed in {total:.1f} s; the chapters' book budgets add up to {budgets:.0f} s "
-          f"(target: less than {budgets / 1.6:.0f} s)")
+    print(
+        f"executed in {total:.1f} s; the chapters' book budgets add up to {budgets:.0f} s "
+        f"(target: less than {budgets / 1.6:.0f} s)"
+    )
     print("slowest chapters:")
     for wall, ch in sorted(times, key=lambda t: -t[0])[:10]:
         print(f"  {ch.slug:<32} {wall:6.1f} s  (budget {ch.budget('book'):g} s)")
@@ -179,8 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-build", action="store_true", help="execute and write the status page only")
-    ap.add_argument("--strict-budget", action="store_true",
-                    help="fail when a chapter takes more than 1.5 x its book budget (the nightly run)")
+    ap.add_argument(
+        "--strict-budget",
+        action="store_true",
+        help="fail when a chapter takes more than 1.5 x its book budget (the nightly run)",
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     check_cache_key()

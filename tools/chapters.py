@@ -122,8 +122,14 @@ def claim_labels(text: str) -> dict[str, str]:
         except SyntaxError:  # a cell with IPython syntax holds no claims
             continue
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "check"
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "claims" and node.args):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "check"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "claims"
+                and node.args
+            ):
                 label = _label_text(node.args[0])
                 m = re.match(r"(C\d+)\b", label or "")
                 if m:

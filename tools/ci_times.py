@@ -45,20 +45,24 @@ def table(rows: list[dict], n_chapters: int, target: int = CURRICULUM) -> str:
     fixed = sum(r["seconds"] for r in rows if r["fixed"])
     growing = sum(r["seconds"] for r in rows if not r["fixed"])
     total = fixed + growing
-    out = [f"{'stage':<34} {'seconds':>8} {'share':>6}  {'per chapter':>11}",
-           f"{'-' * 34} {'-' * 8} {'-' * 6}  {'-' * 11}"]
+    out = [
+        f"{'stage':<34} {'seconds':>8} {'share':>6}  {'per chapter':>11}",
+        f"{'-' * 34} {'-' * 8} {'-' * 6}  {'-' * 11}",
+    ]
     for r in rows:
         per = "fixed" if r["fixed"] else f"{r['seconds'] / n_chapters:.1f} s"
         flag = "" if r["rc"] == 0 else f"  (exit {r['rc']})"
         out.append(f"{r['stage']:<34} {r['seconds']:8.1f} {r['seconds'] / max(total, 1e-9):6.0%}  {per:>11}{flag}")
     per_chapter = growing / n_chapters
     projected = fixed + target * per_chapter
-    out += [f"{'-' * 34} {'-' * 8} {'-' * 6}  {'-' * 11}",
-            f"{'total':<34} {total:8.1f}",
-            f"per-chapter cost: {per_chapter:.1f} s ({n_chapters} chapters, growing stages); fixed: {fixed:.0f} s",
-            f"extrapolated to {target} chapters: {fixed:.0f} + {target} x {per_chapter:.1f} = {projected:.0f} s"
-            f" = {projected / 60:.1f} min (bound {BOUND_S / 60:.0f} min: "
-            f"{'within' if projected <= BOUND_S else 'OVER'})"]
+    out += [
+        f"{'-' * 34} {'-' * 8} {'-' * 6}  {'-' * 11}",
+        f"{'total':<34} {total:8.1f}",
+        f"per-chapter cost: {per_chapter:.1f} s ({n_chapters} chapters, growing stages); fixed: {fixed:.0f} s",
+        f"extrapolated to {target} chapters: {fixed:.0f} + {target} x {per_chapter:.1f} = {projected:.0f} s"
+        f" = {projected / 60:.1f} min (bound {BOUND_S / 60:.0f} min: "
+        f"{'within' if projected <= BOUND_S else 'OVER'})",
+    ]
     return "\n".join(out)
 
 

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .chapters import ROOT, front_matter, load_toc
 
@@ -77,8 +77,11 @@ def planned_chapters(root: Path = ROOT) -> dict[int, list[tuple[str, str]]]:
     if not bib.exists():
         return out
     part = 0
-    for m in re.finditer(r"^% Part ([IVX]+)\b[^\n]*|^% ([a-z0-9-]+)\n@\w+\{[^,]*,(.*?)^\}", bib.read_text(encoding="utf-8"),
-                         flags=re.M | re.S):
+    for m in re.finditer(
+        r"^% Part ([IVX]+)\b[^\n]*|^% ([a-z0-9-]+)\n@\w+\{[^,]*,(.*?)^\}",
+        bib.read_text(encoding="utf-8"),
+        flags=re.M | re.S,
+    ):
         if m.group(1):
             part = _ROMAN.get(m.group(1), part + 1)
             out.setdefault(part, [])
@@ -143,9 +146,16 @@ def read_graph(root: Path = ROOT) -> Graph:
             pre = meta.get("prerequisites", [])
             if not isinstance(pre, list) or not all(isinstance(s, str) for s in pre):
                 raise ValueError(f"{p.name}: stochlearn.prerequisites must be a list of chapter slugs, not {pre!r}")
-            g.nodes.append(Node(slug=p.name, title=short_title(path, meta), docname=p.as_posix(),
-                                part=folder, prerequisites=tuple(pre),
-                                paper=str((meta.get("paper") or {}).get("title", ""))))
+            g.nodes.append(
+                Node(
+                    slug=p.name,
+                    title=short_title(path, meta),
+                    docname=p.as_posix(),
+                    part=folder,
+                    prerequisites=tuple(pre),
+                    paper=str((meta.get("paper") or {}).get("title", "")),
+                )
+            )
         m = re.match(r"(\d+)-", folder)
         written = {n.slug for n in g.nodes}
         g.planned = [(s, t) for s, t in plan.get(int(m.group(1)) if m else -1, []) if s not in written]
@@ -157,8 +167,10 @@ def read_graph(root: Path = ROOT) -> Graph:
             if p == n.slug:
                 raise ValueError(f"{n.slug}: a chapter cannot be its own prerequisite")
             if p not in slugs:
-                raise ValueError(f"{n.slug}: prerequisite {p!r} is not a chapter of _toc.yml "
-                                 f"(the toc's chapters are: {', '.join(slugs)})")
+                raise ValueError(
+                    f"{n.slug}: prerequisite {p!r} is not a chapter of _toc.yml "
+                    f"(the toc's chapters are: {', '.join(slugs)})"
+                )
             graph.edges.append((p, n.slug))
     return graph
 
@@ -244,8 +256,14 @@ def _route(s: _Box, t: _Box, lane: int) -> list[tuple[float, float]]:
         return [(s.cx + off, s.bottom), (s.cx + off, gutter), (t.cx + off, gutter), (t.cx + off, t.bottom)]
     x = LANE_X + 5 * (lane % 3)  # farther: down the right-hand lane
     above = t.y - 9 + off / 3
-    return [(s.cx + off, s.bottom), (s.cx + off, gutter), (x, gutter), (x, above), (t.cx + off, above),
-            (t.cx + off, t.y)]
+    return [
+        (s.cx + off, s.bottom),
+        (s.cx + off, gutter),
+        (x, gutter),
+        (x, above),
+        (t.cx + off, above),
+        (t.cx + off, t.y),
+    ]
 
 
 def render(graph: Graph, uri: Callable[[str], str] | None = None) -> str:
@@ -265,15 +283,19 @@ def render(graph: Graph, uri: Callable[[str], str] | None = None) -> str:
     for gi, g in enumerate(graph.groups):
         top = y
         n_written, n_total = len(g.nodes), len(g.nodes) + len(g.planned)
-        count = (f"{n_written} of {n_total} chapters" if n_written else f"coming: {n_total} chapters planned")
+        count = f"{n_written} of {n_total} chapters" if n_written else f"coming: {n_total} chapters planned"
         head = _wrap(g.caption, HEAD_SIZE, inner - _text_width(count, SMALL_SIZE) - 16, 3)
         y += PAD + HEAD_SIZE
         parts = [f'<a href="{esc(uri(g.docname))}" class="sl-map-part-link">']
         for i, line in enumerate(head):
-            parts.append(f'<text x="{MARGIN + PAD}" y="{y + i * (HEAD_SIZE + 4):.0f}" class="sl-map-part-label">'
-                         f"{esc(line)}</text>")
+            parts.append(
+                f'<text x="{MARGIN + PAD}" y="{y + i * (HEAD_SIZE + 4):.0f}" class="sl-map-part-label">'
+                f"{esc(line)}</text>"
+            )
         parts.append("</a>")
-        parts.append(f'<text x="{W - MARGIN - PAD}" y="{y:.0f}" text-anchor="end" class="sl-map-count">{esc(count)}</text>')
+        parts.append(
+            f'<text x="{W - MARGIN - PAD}" y="{y:.0f}" text-anchor="end" class="sl-map-count">{esc(count)}</text>'
+        )
         y += (len(head) - 1) * (HEAD_SIZE + 4) + 18
         for i, n in enumerate(g.nodes):
             row, col = divmod(i, COLS)
@@ -282,12 +304,15 @@ def render(graph: Graph, uri: Callable[[str], str] | None = None) -> str:
             lines = _wrap(n.title, NODE_SIZE, NODE_W - 16, 2)
             ty = b.y + NODE_H / 2 - (len(lines) - 1) * (NODE_SIZE + 2) / 2 + NODE_SIZE * 0.35
             tip = f"{n.title}: {n.paper}" if n.paper and n.paper != n.title else n.title
-            parts.append(f'<a href="{esc(uri(n.docname))}" class="sl-map-node" data-slug="{esc(n.slug)}">'
-                         f"<title>{esc(tip)}</title>"
-                         f'<rect x="{b.x}" y="{b.y:.0f}" width="{NODE_W}" height="{NODE_H}" rx="6"/>')
+            parts.append(
+                f'<a href="{esc(uri(n.docname))}" class="sl-map-node" data-slug="{esc(n.slug)}">'
+                f"<title>{esc(tip)}</title>"
+                f'<rect x="{b.x}" y="{b.y:.0f}" width="{NODE_W}" height="{NODE_H}" rx="6"/>'
+            )
             for k, line in enumerate(lines):
-                parts.append(f'<text x="{b.cx:.0f}" y="{ty + k * (NODE_SIZE + 2):.1f}" text-anchor="middle">'
-                             f"{esc(line)}</text>")
+                parts.append(
+                    f'<text x="{b.cx:.0f}" y="{ty + k * (NODE_SIZE + 2):.1f}" text-anchor="middle">{esc(line)}</text>'
+                )
             parts.append("</a>")
         if g.nodes:
             y += ((len(g.nodes) - 1) // COLS + 1) * (NODE_H + GAP_Y) - GAP_Y + 14
@@ -295,34 +320,50 @@ def render(graph: Graph, uri: Callable[[str], str] | None = None) -> str:
             per_row = int((inner - 110) // DOT_STEP)
             for i, (slug, title) in enumerate(g.planned):
                 r, c = divmod(i, per_row)
-                parts.append(f'<circle cx="{MARGIN + PAD + DOT_R + c * DOT_STEP}" cy="{y + DOT_R + r * DOT_STEP:.0f}" '
-                             f'r="{DOT_R}" class="sl-map-planned"><title>planned: {esc(title)} ({esc(slug)})</title></circle>')
+                parts.append(
+                    f'<circle cx="{MARGIN + PAD + DOT_R + c * DOT_STEP}" cy="{y + DOT_R + r * DOT_STEP:.0f}" '
+                    f'r="{DOT_R}" class="sl-map-planned"><title>planned: {esc(title)} ({esc(slug)})</title></circle>'
+                )
             rows = (len(g.planned) - 1) // per_row + 1
             label = f"{len(g.planned)} planned" if g.nodes else "not written yet"
             x = MARGIN + PAD + min(len(g.planned), per_row) * DOT_STEP + 6
             parts.append(f'<text x="{x}" y="{y + DOT_R + SMALL_SIZE * 0.35:.0f}" class="sl-map-count">{label}</text>')
             y += rows * DOT_STEP + 4
         y += PAD - 4
-        body.append(f'<g class="sl-map-group" data-part="{esc(g.part)}">'
-                    f'<rect x="{MARGIN}" y="{top}" width="{W - 2 * MARGIN}" height="{y - top:.0f}" rx="10" class="sl-map-box"/>'
-                    + "".join(parts) + "</g>")
+        body.append(
+            f'<g class="sl-map-group" data-part="{esc(g.part)}">'
+            f'<rect x="{MARGIN}" y="{top}" width="{W - 2 * MARGIN}" height="{y - top:.0f}" rx="10" class="sl-map-box"/>'
+            + "".join(parts)
+            + "</g>"
+        )
         y += MARGIN + 6
     arrows = []
     for lane, (src, dst) in enumerate(graph.edges):
-        arrows.append(f'<path d="{_path(_route(boxes[src], boxes[dst], lane))}" class="sl-map-edge" '
-                      f'marker-end="url(#sl-map-arrow)" data-from="{esc(src)}" data-to="{esc(dst)}">'
-                      f"<title>read {esc(src)} before {esc(dst)}</title></path>")
+        arrows.append(
+            f'<path d="{_path(_route(boxes[src], boxes[dst], lane))}" class="sl-map-edge" '
+            f'marker-end="url(#sl-map-arrow)" data-from="{esc(src)}" data-to="{esc(dst)}">'
+            f"<title>read {esc(src)} before {esc(dst)}</title></path>"
+        )
     height = y - 6
     n_ch = len(graph.nodes)
     n_all = n_ch + sum(len(g.planned) for g in graph.groups)
-    summary = (f"Map of the book: {len(graph.groups)} parts, {n_ch} of {n_all} chapters written; "
-               f"{len(graph.edges)} arrows from a chapter to one that builds on it.")
-    defs = ('<defs><marker id="sl-map-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-            'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="sl-map-arrowhead"/>'
-            "</marker></defs>")
-    svg = (f'<svg class="sl-map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height:.0f}" '
-           f'width="100%" role="group" aria-label="{esc(summary)}"><title>{esc(summary)}</title>{defs}'
-           + "\n".join(body) + "\n" + "\n".join(arrows) + "</svg>")
+    summary = (
+        f"Map of the book: {len(graph.groups)} parts, {n_ch} of {n_all} chapters written; "
+        f"{len(graph.edges)} arrows from a chapter to one that builds on it."
+    )
+    defs = (
+        '<defs><marker id="sl-map-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="sl-map-arrowhead"/>'
+        "</marker></defs>"
+    )
+    svg = (
+        f'<svg class="sl-map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height:.0f}" '
+        f'width="100%" role="group" aria-label="{esc(summary)}"><title>{esc(summary)}</title>{defs}'
+        + "\n".join(body)
+        + "\n"
+        + "\n".join(arrows)
+        + "</svg>"
+    )
     return f'<div class="sl-map-wrap">\n{svg}\n</div>\n'
 
 

@@ -38,18 +38,21 @@ def exercise_counts(ch: Chapter) -> tuple[int, int, int]:
 def render() -> str:
     reports = {(r["slug"], r["profile"]): r for r in load_reports() if r.get("seed") == 0}
     by_slug = {ch.slug: ch for ch in chapters()}
-    rows = ["| chapter | exercises (autograded cells, points) | quick, 1 core | book, 2 cores | full "
-            "| builds on | needs |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| chapter | exercises (autograded cells, points) | quick, 1 core | book, 2 cores | full | builds on | needs |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for ch in chapters():
         n_ex, n_checks, points = exercise_counts(ch)
         prereq = ", ".join(f"{{ref}}`ch-{p}`" for p in ch.meta.get("prerequisites", []) if p in by_slug) or "—"
         needs = [f"`{r}`" for r in ch.meta.get("requires", [])]
         full = ch.budget("full")
         full_text = (f"budget {full:g} s" if full else "—") + (", GPU" if ch.meta.get("gpu") else "")
-        rows.append(f"| {{ref}}`ch-{ch.slug}` | {n_ex} ({n_checks}, {points}) | "
-                    f"{_time(reports, ch.slug, 'quick', ch)} | {_time(reports, ch.slug, 'book', ch)} | "
-                    f"{full_text} | {prereq} | {', '.join(needs) or 'the core install'} |")
+        rows.append(
+            f"| {{ref}}`ch-{ch.slug}` | {n_ex} ({n_checks}, {points}) | "
+            f"{_time(reports, ch.slug, 'quick', ch)} | {_time(reports, ch.slug, 'book', ch)} | "
+            f"{full_text} | {prereq} | {', '.join(needs) or 'the core install'} |"
+        )
     return "\n".join(rows) + "\n"
 
 

@@ -56,20 +56,22 @@ def mutation_cell(mutation: dict) -> str:
     spec = mutation["replace"]
     owner, _, attr = spec["in"].rpartition(".")
     edits = spec.get("edits") or [{"old": spec["old"], "new": spec["new"]}]
-    return "\n".join([
-        f"# mutation: {mutation['name']} (a source mutation of {spec['in']})",
-        "import inspect as _inspect, linecache as _linecache, sys as _sys, textwrap as _textwrap",
-        f"_fn = _inspect.unwrap({spec['in']})",
-        "_src = _textwrap.dedent(_inspect.getsource(_fn))",
-        f"for _old, _new in {[(e['old'], e['new']) for e in edits]!r}:",
-        "    assert _src.count(_old) == 1, f'the mutation expects {_old!r} once in the source'",
-        "    _src = _src.replace(_old, _new)",
-        "_ns = dict(vars(_sys.modules[_fn.__module__]))",
-        f"_file = {'<mutation of ' + spec['in'] + '>'!r}",
-        "_linecache.cache[_file] = (len(_src), None, _src.splitlines(True), _file)  # for sl.show",
-        "exec(compile(_src, _file, 'exec'), _ns)",
-        f"setattr({owner}, {attr!r}, _ns[{attr!r}])",
-    ])
+    return "\n".join(
+        [
+            f"# mutation: {mutation['name']} (a source mutation of {spec['in']})",
+            "import inspect as _inspect, linecache as _linecache, sys as _sys, textwrap as _textwrap",
+            f"_fn = _inspect.unwrap({spec['in']})",
+            "_src = _textwrap.dedent(_inspect.getsource(_fn))",
+            f"for _old, _new in {[(e['old'], e['new']) for e in edits]!r}:",
+            "    assert _src.count(_old) == 1, f'the mutation expects {_old!r} once in the source'",
+            "    _src = _src.replace(_old, _new)",
+            "_ns = dict(vars(_sys.modules[_fn.__module__]))",
+            f"_file = {'<mutation of ' + spec['in'] + '>'!r}",
+            "_linecache.cache[_file] = (len(_src), None, _src.splitlines(True), _file)  # for sl.show",
+            "exec(compile(_src, _file, 'exec'), _ns)",
+            f"setattr({owner}, {attr!r}, _ns[{attr!r}])",
+        ]
+    )
 
 
 def run_mutation(ch: Chapter, mutation: dict | None, profile: str = "quick", seed: int = 0) -> dict[str, Any]:
@@ -93,8 +95,14 @@ def run_mutation(ch: Chapter, mutation: dict | None, profile: str = "quick", see
         error = None
         t0 = time.perf_counter()
         try:
-            pm.execute_notebook(str(src), str(out), parameters={"profile": profile, "seed": seed},
-                                kernel_name="python3", progress_bar=False, cwd=str(ch.path.parent))
+            pm.execute_notebook(
+                str(src),
+                str(out),
+                parameters={"profile": profile, "seed": seed},
+                kernel_name="python3",
+                progress_bar=False,
+                cwd=str(ch.path.parent),
+            )
         except pm.PapermillExecutionError as err:
             if err.ename != "AssertionError" or "claims failed" not in str(err.evalue):
                 error = f"{err.ename}: {err.evalue}"
@@ -108,10 +116,15 @@ def run_mutation(ch: Chapter, mutation: dict | None, profile: str = "quick", see
 
 def judge_condition(correct: dict, mutated: dict | None) -> dict[str, Any]:
     """One condition of one claim: correct value, threshold, mutated value, miss and verdict."""
-    out = {"name": correct["name"], "op": correct["op"], "threshold": correct["threshold"],
-           "correct": correct["value"], "correct_margin": correct["margin"],
-           "mutated": None if mutated is None else mutated["value"],
-           "passed": None if mutated is None else mutated["passed"]}
+    out = {
+        "name": correct["name"],
+        "op": correct["op"],
+        "threshold": correct["threshold"],
+        "correct": correct["value"],
+        "correct_margin": correct["margin"],
+        "mutated": None if mutated is None else mutated["value"],
+        "passed": None if mutated is None else mutated["passed"],
+    }
     if mutated is None or mutated["passed"]:
         out.update(miss=None, separation=None, clear=False)
         return out
@@ -127,8 +140,7 @@ def judge_condition(correct: dict, mutated: dict | None) -> dict[str, Any]:
 def judge(correct: dict, mutated: dict) -> dict[str, Any]:
     """A listed claim under a mutation: 'clear', 'narrow', 'holds' (not caught) or 'unjudged'."""
     mut = mutated.get("conditions", [])
-    conds = [judge_condition(c, mut[i] if i < len(mut) else None)
-             for i, c in enumerate(correct.get("conditions", []))]
+    conds = [judge_condition(c, mut[i] if i < len(mut) else None) for i, c in enumerate(correct.get("conditions", []))]
     if mutated["passed"]:
         verdict = "holds"
     elif not conds:
@@ -152,8 +164,9 @@ def margins(slug: str, profile: str = "book", seed: int = 0, jobs: int = 2) -> d
     threads = max(1, (os.cpu_count() or 1) // jobs)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(_one, [slug] * len(runs), runs, [profile] * len(runs), [seed] * len(runs),
-                                [threads] * len(runs)))
+        results = list(
+            pool.map(_one, [slug] * len(runs), runs, [profile] * len(runs), [seed] * len(runs), [threads] * len(runs))
+        )
     correct, *mutated = results
     by_id = {claim_id(c): c for c in correct["claims"]}
     rows = []
@@ -166,13 +179,28 @@ def margins(slug: str, profile: str = "book", seed: int = 0, jobs: int = 2) -> d
             else:
                 verdicts.append(judge(by_id[cid], got[cid]))
         others = [cid for cid, c in got.items() if not c["passed"] and cid not in m["fails"]]
-        rows.append({"name": m["name"], "fails": m["fails"], "wall_s": res["wall_s"], "error": res["error"],
-                     "verdicts": verdicts, "also_fails": others, "claims": res["claims"]})
-    return {"slug": slug, "profile": profile, "seed": seed, "library_key": library_key(),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "total_s": round(time.perf_counter() - t0, 1), "clear_fraction": CLEAR,
-            "correct": {"wall_s": correct["wall_s"], "error": correct["error"], "claims": correct["claims"]},
-            "mutations": rows}
+        rows.append(
+            {
+                "name": m["name"],
+                "fails": m["fails"],
+                "wall_s": res["wall_s"],
+                "error": res["error"],
+                "verdicts": verdicts,
+                "also_fails": others,
+                "claims": res["claims"],
+            }
+        )
+    return {
+        "slug": slug,
+        "profile": profile,
+        "seed": seed,
+        "library_key": library_key(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "total_s": round(time.perf_counter() - t0, 1),
+        "clear_fraction": CLEAR,
+        "correct": {"wall_s": correct["wall_s"], "error": correct["error"], "claims": correct["claims"]},
+        "mutations": rows,
+    }
 
 
 def problems(rep: dict[str, Any]) -> list[str]:
@@ -202,8 +230,10 @@ def number_text(x: Any, fmt: str = ".4g") -> str:
 def render(rep: dict[str, Any]) -> str:
     from stochlearn.claims import OPS
 
-    lines = [f"{rep['slug']} · {rep['profile']} · seed {rep['seed']} · {rep['total_s']:.0f} s in all "
-             f"(a clear miss: ≥ {rep['clear_fraction']:g} × |correct − mutated|)"]
+    lines = [
+        f"{rep['slug']} · {rep['profile']} · seed {rep['seed']} · {rep['total_s']:.0f} s in all "
+        f"(a clear miss: ≥ {rep['clear_fraction']:g} × |correct − mutated|)"
+    ]
     for m in rep["mutations"]:
         lines.append(f"\n  mutation: {m['name']}  ({m['wall_s']:.0f} s; must fail {', '.join(m['fails'])})")
         if not m["claims"]:
@@ -215,8 +245,10 @@ def render(rep: dict[str, Any]) -> str:
             for c in v["conditions"]:
                 n = number_text
                 miss = "" if c["miss"] is None else f"  miss {n(c['miss'])} of {n(c['separation'])}"
-                lines.append(f"      {c['name']:<34} correct {n(c['correct']):>10}  "
-                             f"{OPS[c['op']]} {n(c['threshold']):<16} mutated {n(c['mutated']):>10}{miss}")
+                lines.append(
+                    f"      {c['name']:<34} correct {n(c['correct']):>10}  "
+                    f"{OPS[c['op']]} {n(c['threshold']):<16} mutated {n(c['mutated']):>10}{miss}"
+                )
         if m["also_fails"]:
             lines.append(f"    (also fails, not listed: {', '.join(m['also_fails'])})")
     return "\n".join(lines)

@@ -60,6 +60,7 @@ def notebook_relpath(ch: Chapter) -> str:
 
 # --- bibliography -------------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=1)
 def _bib() -> dict[str, dict[str, str]]:
     from pybtex.database import parse_file
@@ -70,8 +71,13 @@ def _bib() -> dict[str, dict[str, str]]:
         last = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
         who = last[0] if len(last) == 1 else f"{last[0]} and {last[1]}" if len(last) == 2 else f"{last[0]} et al."
         title = entry.fields.get("title", "").replace("{", "").replace("}", "")
-        out[key] = {"who": who, "year": entry.fields.get("year", ""), "title": title,
-                    "url": entry.fields.get("url", ""), "authors": ", ".join(last)}
+        out[key] = {
+            "who": who,
+            "year": entry.fields.get("year", ""),
+            "title": title,
+            "url": entry.fields.get("url", ""),
+            "authors": ", ".join(last),
+        }
     return out
 
 
@@ -127,8 +133,10 @@ def _role(name: str, content: str, docname: str) -> str:
     return text
 
 
-_FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<arg>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$",
-                    flags=re.M | re.S)
+_FENCE = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<arg>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$",
+    flags=re.M | re.S,
+)
 
 
 def _references(keys: list[str]) -> str:
@@ -182,20 +190,23 @@ def myst_to_markdown(text: str, docname: str, cited: list[str] | None = None) ->
         prev = text
         text = _FENCE.sub(lambda m: _directive(m["name"], m["arg"], m["body"], cited), text)
     text = re.sub(r"\{([\w:]+)\}`([^`]*)`", lambda m: _role(m.group(1), m.group(2), docname), text)
-    text = re.sub(r"!\[([^\]]*)\]\((?!https?://|data:)([^)\s]+)\)",
-                  lambda m: f"![{m.group(1)}]({repository()['raw']}/{(Path(docname).parent / m.group(2)).as_posix()})",
-                  text)
+    text = re.sub(
+        r"!\[([^\]]*)\]\((?!https?://|data:)([^)\s]+)\)",
+        lambda m: f"![{m.group(1)}]({repository()['raw']}/{(Path(docname).parent / m.group(2)).as_posix()})",
+        text,
+    )
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 # --- notebooks ------------------------------------------------------------------------------------
 
+
 def colab_cell() -> nbformat.NotebookNode:
     src = (
         "# In Colab, install the book's library first (elsewhere this cell does nothing).\n"
         "import sys\n\n"
-        "if \"google.colab\" in sys.modules:\n"
-        f"    %pip install -q \"stochlearn @ git+{repository()['url']}@{repository()['branch']}\"\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install -q "stochlearn @ git+{repository()["url"]}@{repository()["branch"]}"\n'
     )
     return nbformat.v4.new_code_cell(src, metadata={"tags": [COLAB_TAG]})
 
@@ -205,8 +216,11 @@ def clean_notebook(ch: Chapter) -> nbformat.NotebookNode:
     import jupytext
 
     nb = jupytext.read(ch.path, fmt="md:myst")
-    cited = [k.strip() for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]*)`", ch.path.read_text(encoding="utf-8"))
-             for k in keys.split(",")]
+    cited = [
+        k.strip()
+        for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]*)`", ch.path.read_text(encoding="utf-8"))
+        for k in keys.split(",")
+    ]
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = myst_to_markdown(cell.source, ch.docname, cited)
@@ -228,6 +242,7 @@ def clean_notebook(ch: Chapter) -> nbformat.NotebookNode:
 
 #: nbgrader's delimiters of a solution region (its defaults); tools/assignments.py writes them.
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+
 
 def solution_regions(src: str) -> list[tuple[int, int, str, str | None]]:
     """The parts of a solution cell that a student writes: ``(first, last, indent, function)``
@@ -276,7 +291,8 @@ def solution_regions(src: str) -> list[tuple[int, int, str, str | None]]:
             close_run()
             body_region(node)
         elif isinstance(node, ast.ClassDef) and any(
-                isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in node.body):
+            isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in node.body
+        ):
             close_run()
             for n in node.body:
                 if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -299,7 +315,7 @@ def mark_solutions(src: str, notes: str = "") -> str:
     for k, (first, last, indent, _) in enumerate(reversed(regions)):
         lines.insert(last, indent + END_SOLUTION)
         if notes and k == len(regions) - 1:
-            lines[first - 1:first - 1] = [f"{indent}# {ln}".rstrip() for ln in notes.strip().splitlines()]
+            lines[first - 1 : first - 1] = [f"{indent}# {ln}".rstrip() for ln in notes.strip().splitlines()]
         lines.insert(first - 1, indent + BEGIN_SOLUTION)
     return "\n".join(lines)
 
@@ -317,7 +333,7 @@ def clear_solutions(src: str, label: str) -> str:
     lines = src.splitlines()
     for first, last, indent, function in reversed(solution_regions(src)):
         msg = f"exercise {label!r}: " + (f"write the body of {function}" if function else "write this part")
-        lines[first - 1:last] = [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({msg!r})"]
+        lines[first - 1 : last] = [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({msg!r})"]
     return "\n".join([stub_header(label), *lines])
 
 
@@ -352,8 +368,13 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 QUICK_ENV = {"STOCHLEARN_PROFILE": "quick", "STOCHLEARN_QUIET": "1"}
 
 
-def execute(nb: nbformat.NotebookNode, cwd: Path | str = ROOT, env: dict[str, str] | None = None,
-            allow_errors: bool = False, timeout: int = 600) -> nbformat.NotebookNode:
+def execute(
+    nb: nbformat.NotebookNode,
+    cwd: Path | str = ROOT,
+    env: dict[str, str] | None = None,
+    allow_errors: bool = False,
+    timeout: int = 600,
+) -> nbformat.NotebookNode:
     """Execute ``nb`` in place with nbclient; the kernel sees ``env`` on top of this process's."""
     from nbclient import NotebookClient
 
@@ -361,8 +382,13 @@ def execute(nb: nbformat.NotebookNode, cwd: Path | str = ROOT, env: dict[str, st
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                       resources={"metadata": {"path": str(cwd)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            allow_errors=allow_errors,
+            resources={"metadata": {"path": str(cwd)}},
+        ).execute()
     finally:
         for k, v in saved.items():
             if v is None:

@@ -51,8 +51,9 @@ def executed_path(slug: str, profile: str, seed: int, executed: Path = EXECUTED)
     return executed / f"{slug}-{profile}-{seed}.ipynb"
 
 
-def write_report(ch: Chapter, profile: str, seed: int, wall_s: float, nb: nbformat.NotebookNode | None,
-                 error: str | None = None) -> dict[str, Any]:
+def write_report(
+    ch: Chapter, profile: str, seed: int, wall_s: float, nb: nbformat.NotebookNode | None, error: str | None = None
+) -> dict[str, Any]:
     claims = claims_of(nb) if nb is not None else None
     error = error or (error_of(nb) if nb is not None else None)
     budget = ch.budget(profile)
@@ -80,8 +81,11 @@ def write_report(ch: Chapter, profile: str, seed: int, wall_s: float, nb: nbform
 
 def load_reports() -> list[dict[str, Any]]:
     """Reports of single runs (not the seed summaries)."""
-    paths = sorted(p for p in REPORTS.glob("*.json")
-                   if not p.name.endswith(("-seeds.json", "-mutations.json"))) if REPORTS.exists() else []
+    paths = (
+        sorted(p for p in REPORTS.glob("*.json") if not p.name.endswith(("-seeds.json", "-mutations.json")))
+        if REPORTS.exists()
+        else []
+    )
     return [json.loads(p.read_text()) for p in paths]
 
 

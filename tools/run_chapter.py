@@ -35,9 +35,15 @@ def run(slug: str, profile: str, seed: int, timeout: int | None = None, quiet: b
     error = None
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(str(src), str(out), parameters={"profile": profile, "seed": seed},
-                            kernel_name="python3", execution_timeout=timeout, progress_bar=not quiet,
-                            cwd=str(ch.path.parent))
+        pm.execute_notebook(
+            str(src),
+            str(out),
+            parameters={"profile": profile, "seed": seed},
+            kernel_name="python3",
+            execution_timeout=timeout,
+            progress_bar=not quiet,
+            cwd=str(ch.path.parent),
+        )
     except pm.PapermillExecutionError as err:
         error = f"{err.ename}: {err.evalue}"
     wall = time.perf_counter() - t0
@@ -66,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         print("FAILED: the chapter published no claim results (is `claims.report()` missing?)", file=sys.stderr)
         status = 1
     if rep["over_budget"]:
-        print(f"FAILED: {rep['wall_s']:.1f} s is more than {BUDGET_TOLERANCE:g} × the {rep['profile']} budget of "
-              f"{rep['budget_s']:g} s", file=sys.stderr)
+        print(
+            f"FAILED: {rep['wall_s']:.1f} s is more than {BUDGET_TOLERANCE:g} × the {rep['profile']} budget of "
+            f"{rep['budget_s']:g} s",
+            file=sys.stderr,
+        )
         status = 1
     return status
 

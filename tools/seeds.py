@@ -52,7 +52,9 @@ def seed_report(slug: str, profile: str, seeds: list[int], jobs: int) -> dict:
             entry["held"] += bool(c["passed"])
             entry["seeds"][str(rep["seed"])] = {"passed": c["passed"], "detail": c["detail"]}
     out = {
-        "slug": slug, "profile": profile, "seeds": seeds,
+        "slug": slug,
+        "profile": profile,
+        "seeds": seeds,
         "wall_s": {str(r["seed"]): r["wall_s"] for r in reports},
         "errors": {str(r["seed"]): r["error"] for r in reports if r["error"] and not r["claims"]},
         "claims": list(claims.values()),

@@ -36,11 +36,13 @@ def mutation_table(rep: dict) -> list[str]:
 
     from .mutate import claim_id, number_text
 
-    out = [f"\nWrong implementations at `{rep['profile']}`, seed {rep['seed']} (`make mutations`, "
-           f"finished {rep['finished']}); a clear miss is at least {rep['clear_fraction']:g} of the "
-           "distance between the correct and the mutated value.\n",
-           "| mutation | claim | condition | correct | threshold | mutated | verdict |",
-           "|---|---|---|---|---|---|---|"]
+    out = [
+        f"\nWrong implementations at `{rep['profile']}`, seed {rep['seed']} (`make mutations`, "
+        f"finished {rep['finished']}); a clear miss is at least {rep['clear_fraction']:g} of the "
+        "distance between the correct and the mutated value.\n",
+        "| mutation | claim | condition | correct | threshold | mutated | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for m in rep["mutations"]:
         if not m["claims"]:
             out.append(f"| {_cell(m['name'])} | | | | | | crashed: `{_cell((m['error'] or '')[:60])}` |")
@@ -51,13 +53,14 @@ def mutation_table(rep: dict) -> list[str]:
                 if c is None:
                     out.append(f"| {_cell(m['name'])} | {cid} | | | | | {v['verdict']} |")
                     continue
-                verdict = ("holds" if c["passed"] else "misses clearly" if c["clear"]
-                           else "misses narrowly")
+                verdict = "holds" if c["passed"] else "misses clearly" if c["clear"] else "misses narrowly"
                 if v["verdict"] != "clear":  # the claim as a whole is not clearly caught
                     verdict = f"⚠ {verdict} (claim {v['verdict']})"
                 n = number_text
-                out.append(f"| {_cell(m['name'])} | {cid} | {_cell(c['name'])} | {n(c['correct'])} "
-                           f"| {OPS[c['op']]} {n(c['threshold'])} | {n(c['mutated'])} | {verdict} |")
+                out.append(
+                    f"| {_cell(m['name'])} | {cid} | {_cell(c['name'])} | {n(c['correct'])} "
+                    f"| {OPS[c['op']]} {n(c['threshold'])} | {n(c['mutated'])} | {verdict} |"
+                )
     return out
 
 
@@ -65,8 +68,7 @@ def mutation_table(rep: dict) -> list[str]:
 SEEDS_TO_HOLD = 0.8
 
 
-def part_summary(latest: dict[tuple[str, str], dict], seeds: dict[tuple[str, str], dict],
-                 graph=None) -> list[str]:
+def part_summary(latest: dict[tuple[str, str], dict], seeds: dict[tuple[str, str], dict], graph=None) -> list[str]:
     """One row per part of the curriculum (the groups of tools/curriculum_graph.py): chapters in
     the toc of those planned; the claims that held in the chapters' latest `book` reports; and,
     from the seed-sweep reports, the claims that held for 4 of 5 seeds ("—" where none exists)."""
@@ -90,10 +92,13 @@ def part_summary(latest: dict[tuple[str, str], dict], seeds: dict[tuple[str, str
                 n_robust += sum(c["held"] >= SEEDS_TO_HOLD * len(sr["seeds"]) for c in sr["claims"])
         of = lambda k: f" ({k} of {len(g.nodes)} chapters)" if k < len(g.nodes) else ""  # noqa: E731
         claims = f"{'✓' if n_ok == n_claims else '✗'} {n_ok}/{n_claims}{of(n_run)}" if n_run else "—"
-        robust = (f"{'✓' if n_robust == n_swept_claims else '✗'} {n_robust}/{n_swept_claims}{of(n_swept)}"
-                  if n_swept else "—")
-        out.append(f"| {{doc}}`{_cell(g.caption)} <../{g.docname}>` | {len(g.nodes)} of "
-                   f"{len(g.nodes) + len(g.planned)} | {claims} | {robust} |")
+        robust = (
+            f"{'✓' if n_robust == n_swept_claims else '✗'} {n_robust}/{n_swept_claims}{of(n_swept)}" if n_swept else "—"
+        )
+        out.append(
+            f"| {{doc}}`{_cell(g.caption)} <../{g.docname}>` | {len(g.nodes)} of "
+            f"{len(g.nodes) + len(g.planned)} | {claims} | {robust} |"
+        )
     return out
 
 
@@ -120,16 +125,21 @@ def render() -> str:
             claims = f"✗ error: `{shown['error'][:80]}`"
         else:
             n_ok = sum(c["passed"] for c in shown["claims"])
-            claims = f"{'✓' if n_ok == len(shown['claims']) else '✗'} {n_ok}/{len(shown['claims'])} ({shown['profile']}, seed {shown['seed']})"
+            mark = "✓" if n_ok == len(shown["claims"]) else "✗"
+            claims = f"{mark} {n_ok}/{len(shown['claims'])} ({shown['profile']}, seed {shown['seed']})"
         title = html.escape(paper.get("title", ch.slug)).replace("|", "\\|")
         sr = seeds.get((ch.slug, "book"))
         held = {c["claim"]: c["held"] for c in sr["claims"]} if sr else {}
         robust = f"{min(held.values())}/{len(sr['seeds'])} seeds" if held else "—"
-        lines.append(f"| {{doc}}`{ch.slug} <../{ch.docname}>` | {title} ({paper.get('year', '')}) "
-                     f"| {_time(q, ch.budget('quick'))} | {_time(b, ch.budget('book'))} | {claims} | {robust} |")
+        lines.append(
+            f"| {{doc}}`{ch.slug} <../{ch.docname}>` | {title} ({paper.get('year', '')}) "
+            f"| {_time(q, ch.budget('quick'))} | {_time(b, ch.budget('book'))} | {claims} | {robust} |"
+        )
         if shown and shown["claims"]:
-            details.append(f"\n### {ch.slug}\n\nLast `{shown['profile']}` run, seed {shown['seed']}, "
-                           f"{shown['wall_s']:.1f} s, finished {shown['finished']} on {shown['machine']}.\n")
+            details.append(
+                f"\n### {ch.slug}\n\nLast `{shown['profile']}` run, seed {shown['seed']}, "
+                f"{shown['wall_s']:.1f} s, finished {shown['finished']} on {shown['machine']}.\n"
+            )
             details.append("| | claim | measured | seeds |\n|---|---|---|---|")
             for c in shown["claims"]:
                 claim, detail = _cell(c["claim"]), _cell(c["detail"])
@@ -137,18 +147,30 @@ def render() -> str:
                 details.append(f"| {'✓' if c['passed'] else '✗'} | {claim} | `{detail}` | {k} |")
         if (ch.slug, "book") in margins:
             details += mutation_table(margins[ch.slug, "book"])
-    head = ("Times are wall-clock seconds of the last run against the chapter's budget "
-            "(`quick`: one core; `book`: one core per chapter, two chapters side by side on two "
-            f"cores); a run over {BUDGET_TOLERANCE:g} × its budget is marked ⚠. "
-            "*Seeds*: for how many of the seeds of the last `make seeds` run (book profile) the "
-            "chapter's weakest claim held; a chapter passes with every claim holding for 4 of 5.\n")
-    parts = ("## Per part\n\n*Chapters*: those in the book, of those the curriculum plans. "
-             "*Claims held*: over the part's chapters, the claims that held in each one's last `book` "
-             "run. *Robust over seeds*: over the chapters with a `make seeds` run, the claims that held "
-             f"for at least {SEEDS_TO_HOLD:.0%} of the seeds (4 of 5). A count over fewer chapters "
-             "than the part has says so.\n\n" + "\n".join(part_summary(latest, seeds)) + "\n")
-    return (parts + "\n## Chapters\n\n" + head + "\n" + "\n".join(lines)
-            + "\n\n## Claims of each chapter\n" + "\n".join(details) + "\n")
+    head = (
+        "Times are wall-clock seconds of the last run against the chapter's budget "
+        "(`quick`: one core; `book`: one core per chapter, two chapters side by side on two "
+        f"cores); a run over {BUDGET_TOLERANCE:g} × its budget is marked ⚠. "
+        "*Seeds*: for how many of the seeds of the last `make seeds` run (book profile) the "
+        "chapter's weakest claim held; a chapter passes with every claim holding for 4 of 5.\n"
+    )
+    parts = (
+        "## Per part\n\n*Chapters*: those in the book, of those the curriculum plans. "
+        "*Claims held*: over the part's chapters, the claims that held in each one's last `book` "
+        "run. *Robust over seeds*: over the chapters with a `make seeds` run, the claims that held "
+        f"for at least {SEEDS_TO_HOLD:.0%} of the seeds (4 of 5). A count over fewer chapters "
+        "than the part has says so.\n\n" + "\n".join(part_summary(latest, seeds)) + "\n"
+    )
+    return (
+        parts
+        + "\n## Chapters\n\n"
+        + head
+        + "\n"
+        + "\n".join(lines)
+        + "\n\n## Claims of each chapter\n"
+        + "\n".join(details)
+        + "\n"
+    )
 
 
 def main() -> Path:

@@ -21,11 +21,44 @@ from .show import show
 __version__ = "0.1.0"
 
 #: Topic modules, loaded lazily on attribute access.
-SUBMODULES = ("coresets", "curvature", "data", "diffusion", "estimators", "evolution", "exercises", "hyper", "info", "local", "memory", "metrics", "nn", "optim",
-              "plot", "regimes", "rl", "rmt", "schedules", "stats", "toyfunctions", "train")
+SUBMODULES = (
+    "coresets",
+    "curvature",
+    "data",
+    "diffusion",
+    "estimators",
+    "evolution",
+    "exercises",
+    "hyper",
+    "info",
+    "local",
+    "memory",
+    "metrics",
+    "nn",
+    "optim",
+    "plot",
+    "regimes",
+    "rl",
+    "rmt",
+    "schedules",
+    "stats",
+    "toyfunctions",
+    "train",
+)
 
-__all__ = ["CLAIMS_MIME", "Claims", "PROFILES", "Run", "progress", "quiet", "seed_everything", "setup",
-           "show", "__version__", *SUBMODULES]
+__all__ = [
+    "CLAIMS_MIME",
+    "Claims",
+    "PROFILES",
+    "Run",
+    "progress",
+    "quiet",
+    "seed_everything",
+    "setup",
+    "show",
+    "__version__",
+    *SUBMODULES,
+]
 
 
 def __getattr__(name: str) -> Any:

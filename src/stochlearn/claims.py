@@ -46,14 +46,20 @@ OPS = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "=", "in": "∈"}
 def _number(value: Any, what: str) -> float:
     """A plain float from a Python/NumPy number or a one-element array or tensor."""
     if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{what} must be a number, got a bool; compare numbers, not truth values")
+        raise ValueError(
+            f"{what} must be a number, got a bool; compare numbers, not truth values"
+        )
     if hasattr(value, "numel") and hasattr(value, "item"):  # a torch tensor
         if value.numel() != 1:
-            raise ValueError(f"{what} must be a single number, got a tensor with {value.numel()} elements")
+            raise ValueError(
+                f"{what} must be a single number, got a tensor with {value.numel()} elements"
+            )
         value = value.item()
     if isinstance(value, np.ndarray):
         if value.size != 1:
-            raise ValueError(f"{what} must be a single number, got an array with {value.size} elements")
+            raise ValueError(
+                f"{what} must be a single number, got an array with {value.size} elements"
+            )
         value = value.item()
     if not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{what} must be a number, got {type(value).__name__}")
@@ -78,23 +84,45 @@ class Condition:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError("a condition needs a non-empty name that says what is measured")
+            raise ValueError(
+                "a condition needs a non-empty name that says what is measured"
+            )
         if self.op not in OPS:
-            raise ValueError(f"op must be one of {sorted(OPS)}, got {self.op!r}")
-        object.__setattr__(self, "value", _number(self.value, f"the value of {self.name!r}"))
+            raise ValueError(
+                f"op must be one of {sorted(OPS)}, got {self.op!r}"
+            )
+        object.__setattr__(
+            self, "value", _number(self.value, f"the value of {self.name!r}")
+        )
         if self.op == "in":
-            if not (isinstance(self.threshold, (tuple, list)) and len(self.threshold) == 2):
-                raise ValueError(f"'in' needs a pair (lo, hi) as its threshold, got {self.threshold!r}")
-            lo, hi = (_number(t, f"the bounds of {self.name!r}") for t in self.threshold)
+            if not (
+                isinstance(self.threshold, (tuple, list))
+                and len(self.threshold) == 2
+            ):
+                raise ValueError(
+                    f"'in' needs a pair (lo, hi) as its threshold, got {self.threshold!r}"
+                )
+            lo, hi = (
+                _number(t, f"the bounds of {self.name!r}")
+                for t in self.threshold
+            )
             if not lo <= hi:
-                raise ValueError(f"the bounds of {self.name!r} must satisfy lo <= hi, got ({lo}, {hi})")
+                raise ValueError(
+                    f"the bounds of {self.name!r} must satisfy lo <= hi, got ({lo}, {hi})"
+                )
             object.__setattr__(self, "threshold", (lo, hi))
         else:
-            object.__setattr__(self, "threshold", _number(self.threshold, f"the threshold of {self.name!r}"))
+            object.__setattr__(
+                self,
+                "threshold",
+                _number(self.threshold, f"the threshold of {self.name!r}"),
+            )
         try:
             format(1.0, self.fmt)
         except (ValueError, TypeError):
-            raise ValueError(f"fmt must be a float format such as '.3f', got {self.fmt!r}") from None
+            raise ValueError(
+                f"fmt must be a float format such as '.3f', got {self.fmt!r}"
+            ) from None
 
     @property
     def margin(self) -> float:
@@ -134,8 +162,15 @@ class Condition:
         """Plain JSON (a NaN value or margin becomes None)."""
         thr = list(self.threshold) if self.op == "in" else self.threshold
         finite = lambda x: None if math.isnan(x) else x  # noqa: E731
-        return {"name": self.name, "value": finite(self.value), "op": self.op, "threshold": thr,
-                "passed": self.passed, "margin": finite(self.margin), "text": self.text()}
+        return {
+            "name": self.name,
+            "value": finite(self.value),
+            "op": self.op,
+            "threshold": thr,
+            "passed": self.passed,
+            "margin": finite(self.margin),
+            "text": self.text(),
+        }
 
 
 @dataclass(frozen=True)
@@ -148,24 +183,37 @@ class ClaimResult:
     note: str = ""  # the chapter's own words in `detail`, after the conditions
 
     def as_dict(self) -> dict[str, Any]:
-        return {"claim": self.claim, "passed": self.passed, "detail": self.detail,
-                "conditions": [c.as_dict() for c in self.conditions], "smoke": self.smoke}
+        return {
+            "claim": self.claim,
+            "passed": self.passed,
+            "detail": self.detail,
+            "conditions": [c.as_dict() for c in self.conditions],
+            "smoke": self.smoke,
+        }
 
 
 def _as_bool(passed: Any) -> bool:
     if isinstance(passed, (bool, np.bool_)):
         return bool(passed)
-    if hasattr(passed, "numel") and hasattr(passed, "item"):  # a one-element torch tensor
+    if hasattr(passed, "numel") and hasattr(
+        passed, "item"
+    ):  # a one-element torch tensor
         if passed.numel() != 1:
-            raise ValueError("`passed` must be a single truth value, got a tensor with several elements")
+            raise ValueError(
+                "`passed` must be a single truth value, got a tensor with several elements"
+            )
         return bool(passed.item())
     if isinstance(passed, np.ndarray):
         if passed.size != 1:
-            raise ValueError("`passed` must be a single truth value, got an array with several elements")
+            raise ValueError(
+                "`passed` must be a single truth value, got an array with several elements"
+            )
         return bool(passed.item())
     if isinstance(passed, (int, np.integer)) and passed in (0, 1):
         return bool(passed)
-    raise ValueError(f"`passed` must be a bool (the outcome of a comparison), got {type(passed).__name__}")
+    raise ValueError(
+        f"`passed` must be a bool (the outcome of a comparison), got {type(passed).__name__}"
+    )
 
 
 class Claims:
@@ -177,37 +225,55 @@ class Claims:
 
     # --- conditions ------------------------------------------------------------------------
     @staticmethod
-    def at_least(name: str, value: Any, threshold: Any, fmt: str = ".4g") -> Condition:
+    def at_least(
+        name: str, value: Any, threshold: Any, fmt: str = ".4g"
+    ) -> Condition:
         """``value >= threshold``."""
         return Condition(name, value, ">=", threshold, fmt)
 
     @staticmethod
-    def above(name: str, value: Any, threshold: Any, fmt: str = ".4g") -> Condition:
+    def above(
+        name: str, value: Any, threshold: Any, fmt: str = ".4g"
+    ) -> Condition:
         """``value > threshold``."""
         return Condition(name, value, ">", threshold, fmt)
 
     @staticmethod
-    def at_most(name: str, value: Any, threshold: Any, fmt: str = ".4g") -> Condition:
+    def at_most(
+        name: str, value: Any, threshold: Any, fmt: str = ".4g"
+    ) -> Condition:
         """``value <= threshold``."""
         return Condition(name, value, "<=", threshold, fmt)
 
     @staticmethod
-    def below(name: str, value: Any, threshold: Any, fmt: str = ".4g") -> Condition:
+    def below(
+        name: str, value: Any, threshold: Any, fmt: str = ".4g"
+    ) -> Condition:
         """``value < threshold``."""
         return Condition(name, value, "<", threshold, fmt)
 
     @staticmethod
-    def between(name: str, value: Any, lo: Any, hi: Any, fmt: str = ".4g") -> Condition:
+    def between(
+        name: str, value: Any, lo: Any, hi: Any, fmt: str = ".4g"
+    ) -> Condition:
         """``lo <= value <= hi``."""
         return Condition(name, value, "in", (lo, hi), fmt)
 
     @staticmethod
-    def equals(name: str, value: Any, target: Any, fmt: str = ".4g") -> Condition:
+    def equals(
+        name: str, value: Any, target: Any, fmt: str = ".4g"
+    ) -> Condition:
         """``value == target`` exactly (for values that are exact by construction)."""
         return Condition(name, value, "==", target, fmt)
 
     # --- recording -------------------------------------------------------------------------
-    def check(self, claim: str, *conditions: Any, detail: str = "", smoke: bool = False) -> bool:
+    def check(
+        self,
+        claim: str,
+        *conditions: Any,
+        detail: str = "",
+        smoke: bool = False,
+    ) -> bool:
         """Record one claim; it holds when every condition holds.
 
         ``conditions`` are :class:`Condition` objects (``claims.at_least(...)`` and its siblings);
@@ -216,28 +282,46 @@ class Claims:
         without conditions shows no number, and the mutation margins cannot judge it.
         """
         if not isinstance(claim, str) or not claim.strip():
-            raise ValueError("`claim` must be a non-empty string that states the finding")
+            raise ValueError(
+                "`claim` must be a non-empty string that states the finding"
+            )
         if not isinstance(smoke, bool):
             raise ValueError(f"`smoke` must be True or False, got {smoke!r}")
         conds = tuple(conditions)
         if conds and all(isinstance(c, Condition) for c in conds):
             ok = all(c.passed for c in conds)
-        elif conds and not any(isinstance(c, Condition) for c in conds) and len(conds) <= 2:
+        elif (
+            conds
+            and not any(isinstance(c, Condition) for c in conds)
+            and len(conds) <= 2
+        ):
             ok = _as_bool(conds[0])  # check(claim, passed[, detail])
             if len(conds) == 2:
                 if detail:
-                    raise ValueError("give `detail` once, positionally or as a keyword")
+                    raise ValueError(
+                        "give `detail` once, positionally or as a keyword"
+                    )
                 detail = conds[1]
             conds = ()
         elif not conds:
-            raise ValueError("a claim needs conditions, e.g. claims.at_least('gap [pp]', gap, 1.0)")
+            raise ValueError(
+                "a claim needs conditions, e.g. claims.at_least('gap [pp]', gap, 1.0)"
+            )
         else:
-            raise ValueError("mix no bare truth values with conditions: pass Condition objects only")
+            raise ValueError(
+                "mix no bare truth values with conditions: pass Condition objects only"
+            )
         if not isinstance(detail, str):
-            raise ValueError(f"`detail` must be a string with the measured values, got {type(detail).__name__}")
+            raise ValueError(
+                f"`detail` must be a string with the measured values, got {type(detail).__name__}"
+            )
         note = detail.strip()
-        full = " · ".join(s for s in ("; ".join(c.text() for c in conds), note) if s)
-        self.results.append(ClaimResult(claim.strip(), ok, full, conds, smoke, note))
+        full = " · ".join(
+            s for s in ("; ".join(c.text() for c in conds), note) if s
+        )
+        self.results.append(
+            ClaimResult(claim.strip(), ok, full, conds, smoke, note)
+        )
         return ok
 
     @property
@@ -248,7 +332,9 @@ class Claims:
         return [r.as_dict() for r in self.results]
 
     # --- rendering -------------------------------------------------------------------------
-    _SMOKE = "smoke test: this profile checks that the code runs, not the finding"
+    _SMOKE = (
+        "smoke test: this profile checks that the code runs, not the finding"
+    )
 
     def _context(self) -> str:
         if self.run is None:
@@ -256,10 +342,19 @@ class Claims:
         return f"profile {getattr(self.run, 'profile', '?')}, seed {getattr(self.run, 'seed', '?')}"
 
     def to_text(self) -> str:
-        lines = [f"Claim checks ({self._context()})" if self.run is not None else "Claim checks"]
+        lines = [
+            f"Claim checks ({self._context()})"
+            if self.run is not None
+            else "Claim checks"
+        ]
         for r in self.results:
-            detail = " · ".join(s for s in (r.detail, self._SMOKE if r.smoke else "") if s)
-            lines.append(f"  {'✓' if r.passed else '✗'} {r.claim}" + (f"  [{detail}]" if detail else ""))
+            detail = " · ".join(
+                s for s in (r.detail, self._SMOKE if r.smoke else "") if s
+            )
+            lines.append(
+                f"  {'✓' if r.passed else '✗'} {r.claim}"
+                + (f"  [{detail}]" if detail else "")
+            )
         n_ok = len(self.results) - len(self.failed)
         lines.append(f"{n_ok}/{len(self.results)} claims hold")
         return "\n".join(lines)
@@ -268,7 +363,9 @@ class Claims:
         rows = []
         for r in self.results:
             mark, colour = ("✓", "#1b7837") if r.passed else ("✗", "#b2182b")
-            parts = [f"<code>{html.escape(c.text())}</code>" for c in r.conditions]
+            parts = [
+                f"<code>{html.escape(c.text())}</code>" for c in r.conditions
+            ]
             parts += [html.escape(r.note)] if r.note else []
             parts += [f"<em>{html.escape(self._SMOKE)}</em>"] if r.smoke else []
             measured = "<br>".join(parts)
@@ -277,7 +374,9 @@ class Claims:
                 f"<td>{html.escape(r.claim)}</td><td>{measured}</td></tr>"
             )
         n_ok = len(self.results) - len(self.failed)
-        caption = f"{n_ok}/{len(self.results)} claims hold" + (f" ({html.escape(self._context())})" if self.run else "")
+        caption = f"{n_ok}/{len(self.results)} claims hold" + (
+            f" ({html.escape(self._context())})" if self.run else ""
+        )
         return (
             '<table class="stochlearn-claims">'
             f'<caption style="caption-side:bottom">{caption}</caption>'
@@ -288,9 +387,20 @@ class Claims:
     def report(self) -> None:
         """Display the table, publish the JSON results, and raise if any claim failed."""
         if not self.results:
-            raise ValueError("no claims were checked: call .check(...) before .report()")
-        bundle = {CLAIMS_MIME: self.to_json(), "text/html": self.to_html(), "text/plain": self.to_text()}
-        metadata = {CLAIMS_MIME: {"profile": getattr(self.run, "profile", None), "seed": getattr(self.run, "seed", None)}}
+            raise ValueError(
+                "no claims were checked: call .check(...) before .report()"
+            )
+        bundle = {
+            CLAIMS_MIME: self.to_json(),
+            "text/html": self.to_html(),
+            "text/plain": self.to_text(),
+        }
+        metadata = {
+            CLAIMS_MIME: {
+                "profile": getattr(self.run, "profile", None),
+                "seed": getattr(self.run, "seed", None),
+            }
+        }
         try:
             from IPython import get_ipython
             from IPython.display import display
@@ -304,4 +414,6 @@ class Claims:
             print(self.to_text())
         if self.failed:
             names = "; ".join(f"{r.claim} [{r.detail}]" for r in self.failed)
-            raise AssertionError(f"{len(self.failed)} of {len(self.results)} claims failed: {names}")
+            raise AssertionError(
+                f"{len(self.failed)} of {len(self.results)} claims failed: {names}"
+            )

@@ -30,9 +30,14 @@ from torch import Tensor
 
 from .estimators import _check_k as _budget  # k in [1, n], or ValueError
 
-__all__ = ["gradient_proxies", "similarity", "facility_location",
-           "craig_per_class",
-           "maxloss_subset", "random_subset"]
+__all__ = [
+    "gradient_proxies",
+    "similarity",
+    "facility_location",
+    "craig_per_class",
+    "maxloss_subset",
+    "random_subset",
+]
 
 
 def _matrix(name: str, G: object) -> Tensor:
@@ -41,7 +46,6 @@ def _matrix(name: str, G: object) -> Tensor:
     if not torch.isfinite(G).all():
         raise ValueError(f"{name} must be finite")
     return G
-
 
 
 def gradient_proxies(logits: Tensor, y: Tensor) -> Tensor:
@@ -54,7 +58,8 @@ def gradient_proxies(logits: Tensor, y: Tensor) -> Tensor:
     if y.numel() and (y.min() < 0 or y.max() >= logits.shape[1]):
         raise ValueError("labels must lie in [0, n_classes)")
     return logits.softmax(1) - F.one_hot(y.long(), logits.shape[1]).to(
-        logits.dtype)
+        logits.dtype
+    )
 
 
 def similarity(G: Tensor, kernel: str = "exp") -> Tensor:
@@ -70,8 +75,9 @@ def similarity(G: Tensor, kernel: str = "exp") -> Tensor:
     raise ValueError(f"kernel must be 'exp' or 'dmax', got {kernel!r}")
 
 
-def facility_location(G: Tensor, k: int,
-                      kernel: str = "exp") -> tuple[Tensor, Tensor]:
+def facility_location(
+    G: Tensor, k: int, kernel: str = "exp"
+) -> tuple[Tensor, Tensor]:
     """Greedy facility location on the rows of ``G``: ``k`` indices in the
     order chosen, and their weights: how many rows each is most similar
     to (at least 1, as in the official code; without ties they sum to the
@@ -93,9 +99,14 @@ def facility_location(G: Tensor, k: int,
     return idx, weights.clamp(min=1)  # a pick that won no tie counts once
 
 
-def craig_per_class(G: Tensor, y: Tensor, k: int, n_classes: int,
-                    equal_num: bool = True,
-                    kernel: str = "exp") -> tuple[Tensor, Tensor]:
+def craig_per_class(
+    G: Tensor,
+    y: Tensor,
+    k: int,
+    n_classes: int,
+    equal_num: bool = True,
+    kernel: str = "exp",
+) -> tuple[Tensor, Tensor]:
     """Facility location within each class. ``equal_num`` gives every
     class ``ceil(k / n_classes)`` picks (the official default, which can
     total a little more than ``k``), otherwise a share proportional to its
@@ -109,10 +120,12 @@ def craig_per_class(G: Tensor, y: Tensor, k: int, n_classes: int,
         members = torch.nonzero(y == c).flatten()
         if len(members) == 0:
             continue
-        share = (math.ceil(k / n_classes) if equal_num
-                 else max(1, round(k * len(members) / len(G))))
-        sel, w = facility_location(G[members], min(share, len(members)),
-                                   kernel)
+        share = (
+            math.ceil(k / n_classes)
+            if equal_num
+            else max(1, round(k * len(members) / len(G)))
+        )
+        sel, w = facility_location(G[members], min(share, len(members)), kernel)
         idx.append(members[sel])
         weights.append(w)
     return torch.cat(idx), torch.cat(weights)
@@ -120,8 +133,16 @@ def craig_per_class(G: Tensor, y: Tensor, k: int, n_classes: int,
 
 def maxloss_subset(logits: Tensor, y: Tensor, k: int) -> Tensor:
     """The ``k`` examples with the largest cross-entropy."""
-    loss = F.cross_entropy(_matrix("logits", logits), y.long(),
-                           reduction="none")
+    logits = _matrix("logits", logits)
+    if (
+        not isinstance(y, Tensor)
+        or y.shape != (len(logits),)
+        or y.is_floating_point()
+    ):
+        raise ValueError(
+            "y must be an integer tensor of labels, one per row of logits"
+        )
+    loss = F.cross_entropy(logits, y.long(), reduction="none")
     return loss.topk(_budget(k, len(loss))).indices
 
 
@@ -131,4 +152,4 @@ def random_subset(n: int, k: int, generator: torch.Generator) -> Tensor:
         raise ValueError(f"n must be a positive int, got {n!r}")
     if not isinstance(generator, torch.Generator):
         raise ValueError("generator must be a torch.Generator")
-    return torch.randperm(n, generator=generator)[:_budget(k, n)]
+    return torch.randperm(n, generator=generator)[: _budget(k, n)]

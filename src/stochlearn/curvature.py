@@ -24,7 +24,7 @@ the matrix whose top eigenvalue limits the stable learning rate of SGD. Introduc
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -41,7 +41,9 @@ def _check_params(params: Sequence[Tensor]) -> list[Tensor]:
         raise ValueError("params is empty")
     for p in params:
         if not isinstance(p, Tensor) or not p.requires_grad:
-            raise ValueError("every entry of params must be a tensor with requires_grad=True")
+            raise ValueError(
+                "every entry of params must be a tensor with requires_grad=True"
+            )
     return params
 
 
@@ -50,34 +52,55 @@ def _check_vec(params: list[Tensor], vec: Sequence[Tensor]) -> list[Tensor]:
         raise ValueError("vec must be a list or tuple of tensors")
     vec = list(vec)
     if len(vec) != len(params):
-        raise ValueError(f"vec has {len(vec)} tensors but params has {len(params)}")
+        raise ValueError(
+            f"vec has {len(vec)} tensors but params has {len(params)}"
+        )
     for p, v in zip(params, vec):
         if not isinstance(v, Tensor) or v.shape != p.shape:
-            raise ValueError(f"vec and params must have the same shapes, got "
-                             f"{tuple(getattr(v, 'shape', ()))} for a parameter of {tuple(p.shape)}")
+            raise ValueError(
+                f"vec and params must have the same shapes, got "
+                f"{tuple(getattr(v, 'shape', ()))} for a parameter of {tuple(p.shape)}"
+            )
     return vec
 
 
-def _grads(loss_fn: Callable[[], Tensor], params: list[Tensor]) -> tuple[Tensor, ...]:
+def _grads(
+    loss_fn: Callable[[], Tensor], params: list[Tensor]
+) -> tuple[Tensor, ...]:
     """The gradient of ``loss_fn()`` with its graph kept, for differentiating it again."""
     loss = loss_fn()
     if not isinstance(loss, Tensor) or loss.numel() != 1:
         raise ValueError("loss_fn() must return a scalar tensor")
-    grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
-    return tuple(torch.zeros_like(p) if g is None else g for g, p in zip(grads, params))
+    grads = torch.autograd.grad(
+        loss, params, create_graph=True, allow_unused=True
+    )
+    return tuple(
+        torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)
+    )
 
 
-def _hvp_from_grads(grads: tuple[Tensor, ...], params: list[Tensor], vec: list[Tensor],
-                    retain_graph: bool) -> list[Tensor]:
+def _hvp_from_grads(
+    grads: tuple[Tensor, ...],
+    params: list[Tensor],
+    vec: list[Tensor],
+    retain_graph: bool,
+) -> list[Tensor]:
     dot = sum((g * v).sum() for g, v in zip(grads, vec))
-    if not dot.requires_grad:  # the gradient is constant: a linear loss has H = 0
+    if (
+        not dot.requires_grad
+    ):  # the gradient is constant: a linear loss has H = 0
         return [torch.zeros_like(p) for p in params]
-    hv = torch.autograd.grad(dot, params, retain_graph=retain_graph, allow_unused=True)
+    hv = torch.autograd.grad(
+        dot, params, retain_graph=retain_graph, allow_unused=True
+    )
     return [torch.zeros_like(p) if h is None else h for h, p in zip(hv, params)]
 
 
-def hvp(loss_fn: Callable[[], Tensor], params: Sequence[Tensor],
-        vec: Sequence[Tensor]) -> list[Tensor]:
+def hvp(
+    loss_fn: Callable[[], Tensor],
+    params: Sequence[Tensor],
+    vec: Sequence[Tensor],
+) -> list[Tensor]:
     r"""Hessian-vector product :math:`Hv=\nabla_w(\nabla_w L^\top v)` by double backward.
 
     ``loss_fn()`` takes no argument and returns the scalar loss :math:`L(w)`; ``params`` are
@@ -88,12 +111,19 @@ def hvp(loss_fn: Callable[[], Tensor], params: Sequence[Tensor],
     params = _check_params(params)
     vec = _check_vec(params, vec)
     grads = _grads(loss_fn, params)
-    return _hvp_from_grads(grads, params, [v.detach() for v in vec], retain_graph=False)
+    return _hvp_from_grads(
+        grads, params, [v.detach() for v in vec], retain_graph=False
+    )
 
 
-def top_hessian_eigs(loss_fn: Callable[[], Tensor], params: Sequence[Tensor],
-                     k: int = 1, tol: float = 1e-3, maxiter: int = 200,
-                     seed: int = 0) -> np.ndarray:
+def top_hessian_eigs(
+    loss_fn: Callable[[], Tensor],
+    params: Sequence[Tensor],
+    k: int = 1,
+    tol: float = 1e-3,
+    maxiter: int = 200,
+    seed: int = 0,
+) -> np.ndarray:
     r"""The ``k`` largest eigenvalues of the Hessian of ``loss_fn()``.
 
     The Hessian is never formed: SciPy's ARPACK Lanczos solver
@@ -111,34 +141,51 @@ def top_hessian_eigs(loss_fn: Callable[[], Tensor], params: Sequence[Tensor],
     params = _check_params(params)
     n = sum(p.numel() for p in params)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n:
-        raise ValueError(f"k must be an integer in [1, {n - 1}] for {n} "
-                         f"parameters, got {k!r}")
+        raise ValueError(
+            f"k must be an integer in [1, {n - 1}] for {n} "
+            f"parameters, got {k!r}"
+        )
     if not tol >= 0:
         raise ValueError(f"tol must be non-negative, got {tol!r}")
-    if (isinstance(maxiter, bool) or not isinstance(maxiter, int)
-            or maxiter < 1):
+    if isinstance(maxiter, bool) or not isinstance(maxiter, int) or maxiter < 1:
         raise ValueError(f"maxiter must be a positive integer, got {maxiter!r}")
     grads = _grads(loss_fn, params)  # with their graph, built once
     sizes = [p.numel() for p in params]
 
     def matvec(x: np.ndarray) -> np.ndarray:
         flat = torch.as_tensor(np.asarray(x, dtype=np.float64).ravel())
-        vec = [c.reshape(p.shape).to(p)
-               for c, p in zip(flat.split(sizes), params)]
+        vec = [
+            c.reshape(p.shape).to(p) for c, p in zip(flat.split(sizes), params)
+        ]
         hv = _hvp_from_grads(grads, params, vec, retain_graph=True)
         out = torch.cat([h.reshape(-1) for h in hv]).detach()
         return out.to("cpu", torch.float64).numpy()
 
     op = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
     v0 = np.random.default_rng(seed).standard_normal(n)
-    vals = eigsh(op, k=k, which="LA", tol=tol, maxiter=maxiter, v0=v0,
-                 return_eigenvectors=False)
+    vals = eigsh(
+        op,
+        k=k,
+        which="LA",
+        tol=tol,
+        maxiter=maxiter,
+        v0=v0,
+        return_eigenvectors=False,
+    )
     return np.sort(vals)[::-1].copy()
 
 
-def batch_hessian_top_eig(model: nn.Module, loss: Callable[[Tensor, Tensor], Tensor], X: Tensor,
-                          y: Tensor, batch_size: int, n_batches: int = 8, seed: int = 0,
-                          replace: bool = False, tol: float = 1e-3) -> np.ndarray:
+def batch_hessian_top_eig(
+    model: nn.Module,
+    loss: Callable[[Tensor, Tensor], Tensor],
+    X: Tensor,
+    y: Tensor,
+    batch_size: int,
+    n_batches: int = 8,
+    seed: int = 0,
+    replace: bool = False,
+    tol: float = 1e-3,
+) -> np.ndarray:
     r""":math:`\lambda_{\max}(H_B)` on ``n_batches`` random mini-batches, the weights unchanged.
 
     Each batch is ``batch_size`` rows of ``(X, y)`` drawn without replacement (``replace=True``:
@@ -150,19 +197,41 @@ def batch_hessian_top_eig(model: nn.Module, loss: Callable[[Tensor, Tensor], Ten
     :math:`\lambda_{\max}(H)`. Introduced in {ref}`ch-lr-batch-rmt`.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     if not callable(loss):
         raise ValueError("loss must be a callable loss(output, target)")
-    if not (isinstance(X, Tensor) and isinstance(y, Tensor) and X.dim() >= 1
-            and y.dim() >= 1):
-        raise ValueError("X and y must be tensors with a first (example) dimension")
+    if not (
+        isinstance(X, Tensor)
+        and isinstance(y, Tensor)
+        and X.dim() >= 1
+        and y.dim() >= 1
+    ):
+        raise ValueError(
+            "X and y must be tensors with a first (example) dimension"
+        )
     n = X.shape[0]
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"batch_size must be a positive integer, got {batch_size!r}"
+        )
     if not replace and batch_size > n:
-        raise ValueError(f"batch_size {batch_size} exceeds the {n} rows (use replace=True)")
-    if isinstance(n_batches, bool) or not isinstance(n_batches, int) or n_batches < 1:
-        raise ValueError(f"n_batches must be a positive integer, got {n_batches!r}")
+        raise ValueError(
+            f"batch_size {batch_size} exceeds the {n} rows (use replace=True)"
+        )
+    if (
+        isinstance(n_batches, bool)
+        or not isinstance(n_batches, int)
+        or n_batches < 1
+    ):
+        raise ValueError(
+            f"n_batches must be a positive integer, got {n_batches!r}"
+        )
     if y.shape[0] != n:
         raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
     params = [p for p in model.parameters() if p.requires_grad]
@@ -177,8 +246,15 @@ def batch_hessian_top_eig(model: nn.Module, loss: Callable[[Tensor, Tensor], Ten
             else:
                 idx = torch.randperm(n, generator=gen)[:batch_size]
             xb, yb = X[idx], y[idx]
-            out.append(top_hessian_eigs(lambda: loss(model(xb), yb), params, k=1, tol=tol,
-                                        seed=seed + i)[0])
+            out.append(
+                top_hessian_eigs(
+                    lambda: loss(model(xb), yb),
+                    params,
+                    k=1,
+                    tol=tol,
+                    seed=seed + i,
+                )[0]
+            )
     finally:
         model.train(was_training)
     return np.asarray(out)

@@ -29,18 +29,31 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["METHODS", "crs_probabilities", "wta_split", "sample_rows",
-           "estimate_product", "estimator_relmse"]
+__all__ = [
+    "METHODS",
+    "crs_probabilities",
+    "wta_split",
+    "sample_rows",
+    "estimate_product",
+    "estimator_relmse",
+]
 
 #: The sampling methods, three unbiased ones and the biased top-k.
 METHODS = ("uniform", "crs", "wta", "topk")
 
 
 def _rows(name: str, A: Tensor) -> Tensor:
-    if not isinstance(A, Tensor) or A.dim() != 2 or A.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D tensor (one row "
-                         f"per example), got "
-                         f"{getattr(A, 'shape', type(A).__name__)}")
+    if (
+        not isinstance(A, Tensor)
+        or A.dim() != 2
+        or A.shape[0] == 0
+        or not A.is_floating_point()
+    ):
+        raise ValueError(
+            f"{name} must be a non-empty 2-D float tensor (one row "
+            f"per example), got "
+            f"{getattr(A, 'shape', type(A).__name__)}"
+        )
     if not torch.isfinite(A.detach()).all():  # detached: nothing is saved
         raise ValueError(f"{name} must be finite")
     return A
@@ -59,16 +72,23 @@ def _check_method(method: str) -> str:
 
 
 def _check_p(p: Tensor) -> Tensor:
-    if (not isinstance(p, Tensor) or p.dim() != 1 or p.numel() == 0
-            or not torch.isfinite(p).all() or (p < 0).any()
-            or abs(float(p.sum()) - 1) > 1e-4):
-        raise ValueError("p must be a 1-D tensor of probabilities that "
-                         "sum to 1")
+    if (
+        not isinstance(p, Tensor)
+        or p.dim() != 1
+        or p.numel() == 0
+        or not torch.isfinite(p).all()
+        or (p < 0).any()
+        or abs(float(p.sum()) - 1) > 1e-4
+    ):
+        raise ValueError(
+            "p must be a 1-D tensor of probabilities that sum to 1"
+        )
     return p
 
 
-def crs_probabilities(X: Tensor, G: Tensor | None = None,
-                      eps: float = 1e-12, mix: float = 0.0) -> Tensor:
+def crs_probabilities(
+    X: Tensor, G: Tensor | None = None, eps: float = 1e-12, mix: float = 0.0
+) -> Tensor:
     r"""The optimal CRS probabilities, :math:`p_i\propto\|x_i\|\,\|g_i\|`.
 
     ``X`` is ``(n, d)``. ``G`` is either the ``(n, o)`` output gradient or
@@ -79,18 +99,25 @@ def crs_probabilities(X: Tensor, G: Tensor | None = None,
     (a "defensive" mixture that bounds every weight :math:`1/(kp_i)` by
     :math:`n/(k\,\text{mix})`; not in the paper).
     """
-    if (isinstance(mix, bool) or not isinstance(mix, (int, float))
-            or not 0 <= mix <= 1):
+    if (
+        isinstance(mix, bool)
+        or not isinstance(mix, (int, float))
+        or not 0 <= mix <= 1
+    ):
         raise ValueError(f"mix must be a fraction in [0, 1], got {mix!r}")
     w = _rows("X", X).detach().norm(dim=1)
     if G is not None:
         if not isinstance(G, Tensor) or not torch.isfinite(G.detach()).all():
-            raise ValueError("G must be a finite tensor: the output "
-                             "gradient or its row norms")
+            raise ValueError(
+                "G must be a finite tensor: the output "
+                "gradient or its row norms"
+            )
         g = G.detach().norm(dim=1) if G.dim() == 2 else G.detach()
         if g.shape != w.shape:
-            raise ValueError(f"G must have one row (or norm) per row of X, "
-                             f"got {tuple(G.shape)}")
+            raise ValueError(
+                f"G must have one row (or norm) per row of X, "
+                f"got {tuple(G.shape)}"
+            )
         w = w * g.to(w.dtype).abs()
     w = w.double() + eps
     p = (1 - mix) * w / w.sum() + mix / len(w)
@@ -115,16 +142,19 @@ def wta_split(p: Tensor, k: int) -> int:
     k = _check_k(k, p.numel())
     if k == 1:
         return 0
-    top = torch.sort(p.double(), descending=True).values[:k - 1]
+    top = torch.sort(p.double(), descending=True).values[: k - 1]
     c = torch.arange(1, k, dtype=torch.float64)
     score = (1 - torch.cumsum(top, 0)).clamp_min(0) / (k - c)
     best = int(torch.argmin(score))
     return 0 if 1 / k < float(score[best]) else best + 1
 
 
-def sample_rows(p: Tensor, k: int, method: str = "wta",
-                generator: torch.Generator | None = None
-                ) -> tuple[Tensor, Tensor]:
+def sample_rows(
+    p: Tensor,
+    k: int,
+    method: str = "wta",
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
     r"""Indices and weights of a sampled estimate of :math:`\sum_i g_ix_i^\top`.
 
     Returns ``(idx, scale)``, ``k`` of each (fewer for ``"wta"`` only if
@@ -148,8 +178,7 @@ def sample_rows(p: Tensor, k: int, method: str = "wta",
     pd = p.double()
     ones = torch.ones(k, dtype=torch.float64, device=p.device)
     if method == "uniform":
-        idx = torch.randint(0, n, (k,), generator=generator,
-                            device=p.device)
+        idx = torch.randint(0, n, (k,), generator=generator, device=p.device)
         return idx, (ones * n / k).to(p.dtype)
     if method == "crs":
         idx = torch.multinomial(pd, k, replacement=True, generator=generator)
@@ -164,32 +193,43 @@ def sample_rows(p: Tensor, k: int, method: str = "wta",
     mass = float(rest.sum())  # 1 - P_C
     if mass <= 0:  # the winners hold all the mass: nothing left to sample
         return winners, ones[:c].to(p.dtype)
-    drawn = torch.multinomial(rest / mass, k - c, replacement=True,
-                              generator=generator)
+    drawn = torch.multinomial(
+        rest / mass, k - c, replacement=True, generator=generator
+    )
     q = rest[drawn] / mass
     scale = torch.cat([ones[:c], 1 / ((k - c) * q)])
     return torch.cat([winners, drawn]), scale.to(p.dtype)
 
 
-def estimate_product(X: Tensor, G: Tensor, idx: Tensor,
-                     scale: Tensor) -> Tensor:
+def estimate_product(
+    X: Tensor, G: Tensor, idx: Tensor, scale: Tensor
+) -> Tensor:
     r"""The sampled estimate of :math:`G^\top X` from :func:`sample_rows`.
 
     :math:`\sum_t \mathrm{scale}_t\,g_{\mathrm{idx}_t}x_{\mathrm{idx}_t}^\top`.
     """
     X, G = _rows("X", X), _rows("G", G)
-    if (not isinstance(idx, Tensor) or not isinstance(scale, Tensor)
-            or idx.dim() != 1 or scale.shape != idx.shape
-            or idx.dtype not in (torch.int64, torch.int32)
-            or X.shape[0] != G.shape[0] or len(idx) == 0
-            or int(idx.min()) < 0 or int(idx.max()) >= X.shape[0]):
-        raise ValueError("idx must index rows of X and G (one per row of "
-                         "scale), as sample_rows returns them")
+    if (
+        not isinstance(idx, Tensor)
+        or not isinstance(scale, Tensor)
+        or idx.dim() != 1
+        or scale.shape != idx.shape
+        or idx.dtype not in (torch.int64, torch.int32)
+        or X.shape[0] != G.shape[0]
+        or len(idx) == 0
+        or int(idx.min()) < 0
+        or int(idx.max()) >= X.shape[0]
+    ):
+        raise ValueError(
+            "idx must index rows of X and G (one per row of "
+            "scale), as sample_rows returns them"
+        )
     return G[idx].T @ (scale[:, None].to(X.dtype) * X[idx])
 
 
-def estimator_relmse(X: Tensor, G: Tensor, k: int, method: str = "wta",
-                     p: Tensor | None = None) -> float:
+def estimator_relmse(
+    X: Tensor, G: Tensor, k: int, method: str = "wta", p: Tensor | None = None
+) -> float:
     r"""Closed-form relative error of a sampled estimate of :math:`G^\top X`.
 
     The relative mean squared error is
@@ -211,15 +251,17 @@ def estimator_relmse(X: Tensor, G: Tensor, k: int, method: str = "wta",
     """
     X, G = _rows("X", X).double(), _rows("G", G).double()
     if X.shape[0] != G.shape[0]:
-        raise ValueError(f"X and G need one row per example each, got "
-                         f"{X.shape[0]} and {G.shape[0]}")
+        raise ValueError(
+            f"X and G need one row per example each, got "
+            f"{X.shape[0]} and {G.shape[0]}"
+        )
     n = X.shape[0]
     k, method = _check_k(k, n), _check_method(method)
     p = crs_probabilities(X, G) if p is None else _check_p(p).double()
     total = float(((G.T @ X) ** 2).sum())
     if total == 0:
         raise ValueError("G^T X is zero: its relative error is undefined")
-    w2 = (X ** 2).sum(1) * (G ** 2).sum(1)  # ||g_j||^2 ||x_j||^2
+    w2 = (X**2).sum(1) * (G**2).sum(1)  # ||g_j||^2 ||x_j||^2
     order = torch.argsort(p, descending=True, stable=True)
     if method == "topk":
         left = order[k:]
@@ -236,4 +278,4 @@ def estimator_relmse(X: Tensor, G: Tensor, k: int, method: str = "wta",
             return 0.0
         q, m = p / mass, k - c
     S = G[U].T @ X[U]
-    return float((w2[U] / q[U]).sum() - (S ** 2).sum()) / (m * total)
+    return float((w2[U] / q[U]).sum() - (S**2).sum()) / (m * total)

@@ -32,32 +32,47 @@ Introduced in {ref}`ch-deep-neuroevolution`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from .runtime import progress
 
-__all__ = ["NoiseTable", "PopulationMLP", "SeedGenome", "Evaluation",
-           "make_env", "evaluate_population", "novelty", "ga_generation",
-           "position_bc", "validate_elite", "deep_ga", "GAResult",
-           "mutation"]
+__all__ = [
+    "NoiseTable",
+    "PopulationMLP",
+    "SeedGenome",
+    "Evaluation",
+    "make_env",
+    "evaluate_population",
+    "novelty",
+    "ga_generation",
+    "position_bc",
+    "validate_elite",
+    "deep_ga",
+    "GAResult",
+    "mutation",
+]
 
 
 def _count(name: str, value: Any, low: int = 1) -> int:
     """``value`` as an int, or a ValueError naming it."""
-    if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-            or value < low):
-        raise ValueError(f"{name} must be an integer >= {low}, "
-                         f"got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < low
+    ):
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
 
 
 def _check(name: str, value: Any, kind: type) -> None:
     if not isinstance(value, kind):
-        raise ValueError(f"{name} must be a {kind.__name__}, "
-                         f"got {type(value).__name__}")
+        raise ValueError(
+            f"{name} must be a {kind.__name__}, got {type(value).__name__}"
+        )
 
 
 class NoiseTable:
@@ -69,16 +84,21 @@ class NoiseTable:
 
     def __init__(self, size: int = 2**20, seed: int = 123):
         size = _count("size", size)
-        self.noise = np.random.RandomState(_count("seed", seed, 0)).randn(
-            size).astype(np.float32)
+        self.noise = (
+            np.random.RandomState(_count("seed", seed, 0))
+            .randn(size)
+            .astype(np.float32)
+        )
 
     def get(self, index: int, dim: int) -> np.ndarray:
         """The ``dim`` entries from ``index`` on (a read-only view)."""
         index, dim = _count("index", index, 0), _count("dim", dim)
         if index > len(self.noise) - dim:
-            raise ValueError(f"slice [{index}, {index + dim}) is outside "
-                             f"the table of {len(self.noise)}")
-        view = self.noise[index:index + dim]
+            raise ValueError(
+                f"slice [{index}, {index + dim}) is outside "
+                f"the table of {len(self.noise)}"
+            )
+        view = self.noise[index : index + dim]
         view.flags.writeable = False
         return view
 
@@ -86,8 +106,9 @@ class NoiseTable:
         """A uniformly random start of a slice of length ``dim``."""
         _check("rng", rng, np.random.Generator)
         if not 1 <= _count("dim", dim) <= len(self.noise):
-            raise ValueError(f"dim must be in [1, {len(self.noise)}], "
-                             f"got {dim}")
+            raise ValueError(
+                f"dim must be in [1, {len(self.noise)}], got {dim}"
+            )
         return int(rng.integers(0, len(self.noise) - dim + 1))
 
 
@@ -103,25 +124,36 @@ class PopulationMLP:
     observation to [-1, 1] first.
     """
 
-    def __init__(self, obs_dim: int, n_actions: int,
-                 hidden: tuple[int, ...] = (16,),
-                 obs_low: np.ndarray | None = None,
-                 obs_high: np.ndarray | None = None):
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden: tuple[int, ...] = (16,),
+        obs_low: np.ndarray | None = None,
+        obs_high: np.ndarray | None = None,
+    ):
         if not isinstance(hidden, (tuple, list)):
-            raise ValueError(f"hidden must be a tuple of widths, got {hidden!r}")
-        sizes = (_count("obs_dim", obs_dim),
-                 *[_count("a hidden width", h) for h in hidden],
-                 _count("n_actions", n_actions, 2))
+            raise ValueError(
+                f"hidden must be a tuple of widths, got {hidden!r}"
+            )
+        sizes = (
+            _count("obs_dim", obs_dim),
+            *[_count("a hidden width", h) for h in hidden],
+            _count("n_actions", n_actions, 2),
+        )
         if max(sizes) > 100_000:
-            raise ValueError(f"layer sizes above 100000 are not meant here, "
-                             f"got {sizes}")
+            raise ValueError(
+                f"layer sizes above 100000 are not meant here, got {sizes}"
+            )
         if (obs_low is None) != (obs_high is None):
             raise ValueError("give both obs_low and obs_high, or neither")
         self.sizes = sizes
-        self.obs_low = None if obs_low is None else np.asarray(obs_low,
-                                                               np.float32)
-        self.obs_high = None if obs_high is None else np.asarray(obs_high,
-                                                                 np.float32)
+        self.obs_low = (
+            None if obs_low is None else np.asarray(obs_low, np.float32)
+        )
+        self.obs_high = (
+            None if obs_high is None else np.asarray(obs_high, np.float32)
+        )
         self.n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
         scale = []
         for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
@@ -133,12 +165,13 @@ class PopulationMLP:
         """Views ``(W (P, d_in, d_out), b (P, d_out))`` of every layer."""
         theta = np.asarray(theta)
         if theta.ndim != 2 or theta.shape[1] != self.n_params:
-            raise ValueError(f"theta must have shape (P, {self.n_params}), "
-                             f"got {theta.shape}")
+            raise ValueError(
+                f"theta must have shape (P, {self.n_params}), got {theta.shape}"
+            )
         out, i = [], 0
         for a, b in zip(self.sizes, self.sizes[1:]):
-            W = theta[:, i:i + a * b].reshape(-1, a, b)
-            out.append((W, theta[:, i + a * b:i + a * b + b]))
+            W = theta[:, i : i + a * b].reshape(-1, a, b)
+            out.append((W, theta[:, i + a * b : i + a * b + b]))
             i += a * b + b
         return out
 
@@ -147,8 +180,10 @@ class PopulationMLP:
         the network of row ``i`` of ``theta``."""
         h = np.asarray(obs, dtype=np.float32)
         if h.shape != (len(theta), self.sizes[0]):
-            raise ValueError(f"obs must have shape ({len(theta)}, "
-                             f"{self.sizes[0]}), got {h.shape}")
+            raise ValueError(
+                f"obs must have shape ({len(theta)}, "
+                f"{self.sizes[0]}), got {h.shape}"
+            )
         if self.obs_low is not None:
             h = 2 * (h - self.obs_low) / (self.obs_high - self.obs_low) - 1
         layers = self.layers(theta)
@@ -172,8 +207,9 @@ class SeedGenome:
     seeds: tuple
 
     @classmethod
-    def random(cls, noise: NoiseTable, rng: np.random.Generator,
-               n_params: int) -> "SeedGenome":
+    def random(
+        cls, noise: NoiseTable, rng: np.random.Generator, n_params: int
+    ) -> SeedGenome:
         """A fresh individual (generation 0)."""
         return cls((noise.sample_index(rng, n_params),))
 
@@ -182,13 +218,19 @@ class SeedGenome:
         """How many mutations made it."""
         return len(self.seeds) - 1
 
-    def mutate(self, noise: NoiseTable, rng: np.random.Generator,
-               sigma: float, n_params: int) -> "SeedGenome":
+    def mutate(
+        self,
+        noise: NoiseTable,
+        rng: np.random.Generator,
+        sigma: float,
+        n_params: int,
+    ) -> SeedGenome:
         """The child: one more ``(index, sigma)`` entry."""
         if not sigma > 0:
             raise ValueError(f"sigma must be > 0, got {sigma}")
-        return SeedGenome(self.seeds + ((noise.sample_index(rng, n_params),
-                                         float(sigma)),))
+        return SeedGenome(
+            self.seeds + ((noise.sample_index(rng, n_params), float(sigma)),)
+        )
 
     def decode(self, policy: PopulationMLP, noise: NoiseTable) -> np.ndarray:
         """The parameter vector, float32, from the seeds alone."""
@@ -203,8 +245,9 @@ class SeedGenome:
         return 4 * n_params / (8 * len(self.seeds))
 
 
-def mutation(theta: np.ndarray, noise: NoiseTable, index: int,
-             sigma: float) -> np.ndarray:
+def mutation(
+    theta: np.ndarray, noise: NoiseTable, index: int, sigma: float
+) -> np.ndarray:
     """``theta + sigma * eps``, eps the table slice at ``index`` (float32)."""
     _check("noise", noise, NoiseTable)
     return theta + np.float32(sigma) * noise.get(index, theta.shape[-1])
@@ -234,20 +277,25 @@ def make_env(env_id: str, num_envs: int) -> Any:
     _check("env_id", env_id, str)
     if env_id == "MountainCar-v0":
         from .rl import BatchedMountainCar
+
         return BatchedMountainCar(num_envs)
     import gymnasium as gym
+
     try:
         spec = gym.spec(env_id)
     except gym.error.Error as err:
         raise ValueError(f"unknown environment {env_id!r}") from err
     mode = "vector_entry_point" if spec.vector_entry_point else "sync"
-    return gym.make_vec(env_id, num_envs=num_envs,
-                        vectorization_mode=mode)
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode)
 
 
-def evaluate_population(env_id: str, policy: PopulationMLP,
-                        theta: np.ndarray, seed: int,
-                        episodes: int = 1) -> Evaluation:
+def evaluate_population(
+    env_id: str,
+    policy: PopulationMLP,
+    theta: np.ndarray,
+    seed: int,
+    episodes: int = 1,
+) -> Evaluation:
     """Run every individual for ``episodes`` episodes, all at once.
 
     One sub-environment per individual and episode; a sub-environment's
@@ -257,8 +305,9 @@ def evaluate_population(env_id: str, policy: PopulationMLP,
     _check("policy", policy, PopulationMLP)
     theta = np.asarray(theta, dtype=np.float32)
     if theta.ndim != 2 or theta.shape[1] != policy.n_params:
-        raise ValueError(f"theta must have shape (P, {policy.n_params}), "
-                         f"got {theta.shape}")
+        raise ValueError(
+            f"theta must have shape (P, {policy.n_params}), got {theta.shape}"
+        )
     P, E = len(theta), _count("episodes", episodes)
     seed = _count("seed", seed, 0)
     env = make_env(env_id, P * E)
@@ -269,8 +318,7 @@ def evaluate_population(env_id: str, policy: PopulationMLP,
     final, top = obs.copy(), obs.copy()
     alive = np.ones(P * E, dtype=bool)
     while alive.any():
-        obs, reward, terminated, truncated, _ = env.step(
-            policy.act(rows, obs))
+        obs, reward, terminated, truncated, _ = env.step(policy.act(rows, obs))
         total += np.where(alive, reward, 0.0)
         length += alive
         final[alive] = obs[alive]
@@ -278,8 +326,12 @@ def evaluate_population(env_id: str, policy: PopulationMLP,
         alive &= ~(terminated | truncated)
     env.close()
     shape = (P, E)
-    return Evaluation(total.reshape(shape), length.reshape(shape),
-                      final.reshape(*shape, -1), top.reshape(*shape, -1))
+    return Evaluation(
+        total.reshape(shape),
+        length.reshape(shape),
+        final.reshape(*shape, -1),
+        top.reshape(*shape, -1),
+    )
 
 
 def novelty(bc: np.ndarray, archive: np.ndarray, k: int = 10) -> np.ndarray:
@@ -289,16 +341,19 @@ def novelty(bc: np.ndarray, archive: np.ndarray, k: int = 10) -> np.ndarray:
     bc = np.atleast_2d(np.asarray(bc, dtype=np.float64))
     archive = np.asarray(archive, dtype=np.float64).reshape(-1, bc.shape[1])
     if int(k) < 1 or int(k) > len(bc) - 1 + len(archive):
-        raise ValueError(f"k must be in [1, {len(bc) - 1 + len(archive)}] "
-                         f"(the neighbours there are), got {k}")
+        raise ValueError(
+            f"k must be in [1, {len(bc) - 1 + len(archive)}] "
+            f"(the neighbours there are), got {k}"
+        )
     others = np.concatenate([bc, archive])
     dist = np.linalg.norm(bc[:, None, :] - others[None, :, :], axis=-1)
     dist[np.arange(len(bc)), np.arange(len(bc))] = np.inf  # not itself
-    return np.sort(dist, axis=1)[:, :int(k)].mean(axis=1)
+    return np.sort(dist, axis=1)[:, : int(k)].mean(axis=1)
 
 
-def _check_population(genomes: Any, theta: Any, score: Any, rng: Any,
-                      truncation: Any) -> tuple[int, int, np.ndarray]:
+def _check_population(
+    genomes: Any, theta: Any, score: Any, rng: Any, truncation: Any
+) -> tuple[int, int, np.ndarray]:
     _check("genomes", genomes, list)
     _check("theta", theta, np.ndarray)
     _check("rng", rng, np.random.Generator)
@@ -307,17 +362,24 @@ def _check_population(genomes: Any, theta: Any, score: Any, rng: Any,
     n, T = len(genomes), _count("truncation", truncation)
     score = np.asarray(score, dtype=np.float64)
     if theta.shape[0] != n or score.shape != (n,) or not 1 <= T <= n:
-        raise ValueError(f"need theta and score with {n} rows and "
-                         f"1 <= truncation <= {n}, got {theta.shape}, "
-                         f"{score.shape} and {T}")
+        raise ValueError(
+            f"need theta and score with {n} rows and "
+            f"1 <= truncation <= {n}, got {theta.shape}, "
+            f"{score.shape} and {T}"
+        )
     return n, T, score
 
 
-def ga_generation(genomes: list[SeedGenome], theta: np.ndarray,
-                  score: np.ndarray, rng: np.random.Generator,
-                  truncation: int, sigma: float, noise: NoiseTable,
-                  elite: tuple[SeedGenome, np.ndarray] | None = None
-                  ) -> tuple[list[SeedGenome], np.ndarray]:
+def ga_generation(
+    genomes: list[SeedGenome],
+    theta: np.ndarray,
+    score: np.ndarray,
+    rng: np.random.Generator,
+    truncation: int,
+    sigma: float,
+    noise: NoiseTable,
+    elite: tuple[SeedGenome, np.ndarray] | None = None,
+) -> tuple[list[SeedGenome], np.ndarray]:
     """The next population: truncation selection and Gaussian mutation.
 
     The parents are the ``truncation`` best rows by ``score``; an
@@ -345,23 +407,29 @@ def position_bc(ev: Evaluation, coordinate: int = 0) -> np.ndarray:
     value of one observation coordinate in the first episode (for
     MountainCar, where the car ended and how far right it got)."""
     _check("ev", ev, Evaluation)
-    return np.stack([ev.final_obs[:, 0, coordinate],
-                     ev.max_obs[:, 0, coordinate]], axis=1)
+    return np.stack(
+        [ev.final_obs[:, 0, coordinate], ev.max_obs[:, 0, coordinate]], axis=1
+    )
 
 
-def validate_elite(env_id: str, policy: PopulationMLP,
-                   candidates: list[tuple[SeedGenome, np.ndarray]],
-                   seed: int, episodes: int
-                   ) -> tuple[SeedGenome, np.ndarray, float]:
+def validate_elite(
+    env_id: str,
+    policy: PopulationMLP,
+    candidates: list[tuple[SeedGenome, np.ndarray]],
+    seed: int,
+    episodes: int,
+) -> tuple[SeedGenome, np.ndarray, float]:
     """The candidate with the best mean return over ``episodes`` fresh
     episodes, with that mean: one noisy episode picked the candidates,
     more episodes pick the elite. A tie goes to the first candidate."""
     if not isinstance(candidates, list) or not candidates:
-        raise ValueError("candidates must be a non-empty list of "
-                         "(genome, parameters) pairs")
+        raise ValueError(
+            "candidates must be a non-empty list of (genome, parameters) pairs"
+        )
     theta = np.stack([row for _, row in candidates])
-    means = evaluate_population(env_id, policy, theta, seed,
-                                episodes).returns.mean(axis=1)
+    means = evaluate_population(
+        env_id, policy, theta, seed, episodes
+    ).returns.mean(axis=1)
     best = int(np.argmax(means))
     return candidates[best][0], candidates[best][1], float(means[best])
 
@@ -380,13 +448,25 @@ class GAResult:
     elite_test: np.ndarray | None = None
 
 
-def deep_ga(env_id: str, policy: PopulationMLP, noise: NoiseTable, *,
-            generations: int, population: int, truncation: int,
-            sigma: float, seed: int, selection: str = "reward",
-            behaviour: Callable[[Evaluation], np.ndarray] = position_bc,
-            k: int = 10, archive_add: int = 5, candidates: int = 5,
-            validation_episodes: int = 5, test_episodes: int = 10,
-            desc: str | None = None) -> GAResult:
+def deep_ga(
+    env_id: str,
+    policy: PopulationMLP,
+    noise: NoiseTable,
+    *,
+    generations: int,
+    population: int,
+    truncation: int,
+    sigma: float,
+    seed: int,
+    selection: str = "reward",
+    behaviour: Callable[[Evaluation], np.ndarray] = position_bc,
+    k: int = 10,
+    archive_add: int = 5,
+    candidates: int = 5,
+    validation_episodes: int = 5,
+    test_episodes: int = 10,
+    desc: str | None = None,
+) -> GAResult:
     """The Deep GA (``truncation >= 1``), random search (``truncation=0``)
     or GA-NS (``selection="novelty"``), each with the official elite rule.
 
@@ -402,51 +482,80 @@ def deep_ga(env_id: str, policy: PopulationMLP, noise: NoiseTable, *,
     _check("policy", policy, PopulationMLP)
     _check("noise", noise, NoiseTable)
     if selection not in ("reward", "novelty"):
-        raise ValueError(f"selection must be 'reward' or 'novelty', "
-                         f"got {selection!r}")
-    if min(generations, population, candidates, validation_episodes,
-           test_episodes) < 1 or truncation < 0 or not sigma > 0:
-        raise ValueError("generations, population, candidates and the "
-                         "episode counts must be >= 1, truncation >= 0 "
-                         "and sigma > 0")
+        raise ValueError(
+            f"selection must be 'reward' or 'novelty', got {selection!r}"
+        )
+    if (
+        min(
+            generations,
+            population,
+            candidates,
+            validation_episodes,
+            test_episodes,
+        )
+        < 1
+        or truncation < 0
+        or not sigma > 0
+    ):
+        raise ValueError(
+            "generations, population, candidates and the "
+            "episode counts must be >= 1, truncation >= 0 "
+            "and sigma > 0"
+        )
     rng, n = np.random.default_rng(seed), policy.n_params
-    episode_seed = lambda: int(rng.integers(2**31))
+
+    def episode_seed() -> int:
+        return int(rng.integers(2**31))
+
+    score = np.empty(0)  # set by each generation, used by the next
     result, archive = GAResult(), np.empty((0, 2))
     elite, episodes = None, 0
     for g in progress(range(int(generations)), desc=desc):
         if g == 0 or truncation == 0:
-            genomes = [SeedGenome.random(noise, rng, n)
-                       for _ in range(population)]
+            genomes = [
+                SeedGenome.random(noise, rng, n) for _ in range(population)
+            ]
             theta = np.stack([gm.decode(policy, noise) for gm in genomes])
         else:
             genomes, theta = ga_generation(
-                genomes, theta, score, rng, truncation, sigma, noise,
-                elite=elite[:2] if selection == "reward" else None)
+                genomes,
+                theta,
+                score,
+                rng,
+                truncation,
+                sigma,
+                noise,
+                elite=elite[:2] if selection == "reward" else None,
+            )
         ev = evaluate_population(env_id, policy, theta, episode_seed())
         returns = ev.returns[:, 0]
         score, bc = returns, behaviour(ev)
         if selection == "novelty":
             archive = archive.reshape(-1, bc.shape[1])
             score = novelty(bc, archive, min(k, len(bc) - 1 + len(archive)))
-            add = rng.choice(len(bc), min(archive_add, len(bc)),
-                             replace=False)
+            add = rng.choice(len(bc), min(archive_add, len(bc)), replace=False)
             archive = np.concatenate([archive, bc[add]])
         result.behaviours.append(bc)
         top = np.argsort(-returns, kind="stable")
         pool = [(genomes[i], theta[i]) for i in top[:candidates]]
         if elite is not None:  # first, so that it wins a tie (official)
             pool = [elite[:2]] + pool[:-1]
-        elite = validate_elite(env_id, policy, pool, episode_seed(),
-                               validation_episodes)
+        elite = validate_elite(
+            env_id, policy, pool, episode_seed(), validation_episodes
+        )
         episodes += population + len(pool) * validation_episodes
         result.returns.append(returns)
-        result.history.append({
-            "generation": g, "best return": float(returns.max()),
-            "mean return": float(returns.mean()),
-            "elite validation": elite[2],
-            "episodes": episodes})
+        result.history.append(
+            {
+                "generation": g,
+                "best return": float(returns.max()),
+                "mean return": float(returns.mean()),
+                "elite validation": elite[2],
+                "episodes": episodes,
+            }
+        )
     result.elite, result.elite_theta = elite[0], elite[1]
     result.elite_test = evaluate_population(
-        env_id, policy, elite[1][None], episode_seed(),
-        test_episodes).returns[0]
+        env_id, policy, elite[1][None], episode_seed(), test_episodes
+    ).returns[0]
     return result

@@ -10,7 +10,8 @@ Introduced in {ref}`ch-diffgrad`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["check", "ExerciseCheckFailed", "ExerciseNotDone"]
 
@@ -28,16 +29,26 @@ def check(description: str, test: Callable[[], Any], hint: str = "") -> None:
     if not isinstance(description, str) or not description.strip():
         raise ValueError("description must be a non-empty string")
     if not callable(test):
-        raise ValueError("test must be a zero-argument callable, e.g. lambda: abs(x - 1) < 1e-6")
+        raise ValueError(
+            "test must be a zero-argument callable, e.g. lambda: abs(x - 1) < 1e-6"
+        )
     try:
         ok = bool(test())
     except NotImplementedError:
-        print(f"… {description}: not done yet (the exercise still raises NotImplementedError)")
+        print(
+            f"… {description}: not done yet (the exercise still raises NotImplementedError)"
+        )
         raise
     except NameError as err:
-        raise ExerciseNotDone(f"… {description}: {err}. Complete and run the exercise cell above first.") from None
-    except Exception as err:  # the learner's code raised: show what and where to look
-        raise ExerciseCheckFailed(f"✗ {description}: your code raised {type(err).__name__}: {err}. {hint}".rstrip()) from err
+        raise ExerciseNotDone(
+            f"… {description}: {err}. Complete and run the exercise cell above first."
+        ) from None
+    except (
+        Exception
+    ) as err:  # the learner's code raised: show what and where to look
+        raise ExerciseCheckFailed(
+            f"✗ {description}: your code raised {type(err).__name__}: {err}. {hint}".rstrip()
+        ) from err
     if not ok:
         raise ExerciseCheckFailed(f"✗ {description}. {hint}".rstrip())
     print(f"✓ {description}")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -45,16 +45,21 @@ def encode(gamma: Tensor, mode: str | None = "cos|sin") -> Tensor:
     sines, as hyperlight), of squared norm ``k`` for every ``γ``;
     ``"z|1-z"`` gives ``[γ, 1 − γ]``, whose norm varies; ``None`` is ``γ``.
     """
-    if (not isinstance(gamma, Tensor) or not gamma.is_floating_point()
-            or gamma.ndim == 0):
+    if (
+        not isinstance(gamma, Tensor)
+        or not gamma.is_floating_point()
+        or gamma.ndim == 0
+    ):
         raise ValueError("gamma must be a floating-point tensor (..., k)")
     if mode not in ENCODINGS:
         raise ValueError(f"mode must be one of {ENCODINGS}, got {mode!r}")
     if mode is None:
         return gamma
     if bool(((gamma < 0) | (gamma > 1)).any()):
-        warnings.warn("gamma outside [0, 1]: the encoding is no longer "
-                      "one-to-one there", stacklevel=2)
+        warnings.warn(
+            "gamma outside [0, 1]: the encoding is no longer one-to-one there",
+            stacklevel=2,
+        )
     if mode == "z|1-z":
         return torch.cat([gamma, 1 - gamma], dim=-1)
     angle = math.pi * gamma / 2
@@ -71,19 +76,28 @@ class HyperNet(nn.Module):
     MIP, and the two mixed are its ablations.
     """
 
-    def __init__(self, in_dim: int, targets: Mapping[str, Sequence[int]],
-                 hidden: Sequence[int] = (16, 64, 128),
-                 encoding: str | None = "cos|sin", residual: bool = True,
-                 negative_slope: float = 0.01):
+    def __init__(
+        self,
+        in_dim: int,
+        targets: Mapping[str, Sequence[int]],
+        hidden: Sequence[int] = (16, 64, 128),
+        encoding: str | None = "cos|sin",
+        residual: bool = True,
+        negative_slope: float = 0.01,
+    ):
         super().__init__()
-        if isinstance(in_dim, bool) or not isinstance(in_dim, int) \
-                or in_dim < 1:
+        if (
+            isinstance(in_dim, bool)
+            or not isinstance(in_dim, int)
+            or in_dim < 1
+        ):
             raise ValueError(f"in_dim must be a positive int, got {in_dim!r}")
         if not isinstance(targets, Mapping) or not targets:
             raise ValueError("targets must map parameter names to shapes")
         if encoding not in ENCODINGS:
-            raise ValueError(f"encoding must be one of {ENCODINGS}, "
-                             f"got {encoding!r}")
+            raise ValueError(
+                f"encoding must be one of {ENCODINGS}, got {encoding!r}"
+            )
         self.in_dim, self.encoding, self.residual = in_dim, encoding, residual
         self.shapes = {n: torch.Size(s) for n, s in targets.items()}
         sizes = [in_dim * (1 if encoding is None else 2), *hidden]
@@ -100,14 +114,16 @@ class HyperNet(nn.Module):
         """hyperlight's initialisation (see the module docstring)."""
         for layer in self.body:
             if isinstance(layer, nn.Linear):
-                nn.init.kaiming_normal_(layer.weight, mode="fan_out",
-                                        nonlinearity="leaky_relu")
+                nn.init.kaiming_normal_(
+                    layer.weight, mode="fan_out", nonlinearity="leaky_relu"
+                )
                 nn.init.zeros_(layer.bias)
         theta0, start = [], 0
         for name, shape in self.shapes.items():
-            rows = self.out.weight[start:start + shape.numel()]
-            nn.init.kaiming_normal_(rows, mode="fan_out",
-                                    nonlinearity="leaky_relu")
+            rows = self.out.weight[start : start + shape.numel()]
+            nn.init.kaiming_normal_(
+                rows, mode="fan_out", nonlinearity="leaky_relu"
+            )
             start += shape.numel()
             init = torch.zeros(shape)
             if self.residual and name.endswith("weight") and len(shape) > 1:
@@ -119,11 +135,13 @@ class HyperNet(nn.Module):
         """The primary network's tensors for one ``gamma`` of shape
         ``(in_dim,)``: ``θ0 + Δθ(E(γ))`` for MIP, ``h(γ)`` by default."""
         if gamma.shape != (self.in_dim,):
-            raise ValueError(f"gamma must have shape ({self.in_dim},), "
-                             f"got {tuple(gamma.shape)}")
+            raise ValueError(
+                f"gamma must have shape ({self.in_dim},), "
+                f"got {tuple(gamma.shape)}"
+            )
         flat = self.out(self.body(encode(gamma, self.encoding)))
         out, start = {}, 0
         for name, shape in self.shapes.items():
-            out[name] = flat[start:start + shape.numel()].view(shape)
+            out[name] = flat[start : start + shape.numel()].view(shape)
             start += shape.numel()
         return out

@@ -31,8 +31,8 @@ Introduced in {ref}`ch-information-plane`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -64,25 +64,37 @@ def _as_tensor(a, name: str) -> Tensor:
     try:
         return torch.as_tensor(np.asarray(a))
     except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"{name} must be an array or a tensor, got {type(a).__name__}") from None
+        raise ValueError(
+            f"{name} must be an array or a tensor, got {type(a).__name__}"
+        ) from None
 
 
 def _check_bins(n_bins: int, lo: float, hi: float) -> None:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+    if (
+        isinstance(n_bins, bool)
+        or not isinstance(n_bins, (int, np.integer))
+        or n_bins < 1
+    ):
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
     for name, v in (("lo", lo), ("hi", hi)):
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+        if isinstance(v, bool) or not isinstance(
+            v, (int, float, np.floating, np.integer)
+        ):
             raise ValueError(f"{name} must be a finite number, got {v!r}")
         if not math.isfinite(float(v)):
             raise ValueError(f"{name} must be a finite number, got {v!r}")
     if not float(lo) < float(hi):
-        raise ValueError(f"the bin range needs lo < hi, got lo={lo!r}, hi={hi!r}")
+        raise ValueError(
+            f"the bin range needs lo < hi, got lo={lo!r}, hi={hi!r}"
+        )
 
 
 def _check_labels(y, n: int) -> Tensor:
     yt = _as_tensor(y, "y")
     if yt.dim() != 1 or yt.shape[0] != n:
-        raise ValueError(f"y must be a 1-D array of {n} labels (one per row of T), got shape {tuple(yt.shape)}")
+        raise ValueError(
+            f"y must be a 1-D array of {n} labels (one per row of T), got shape {tuple(yt.shape)}"
+        )
     if yt.is_floating_point():
         if not torch.all(yt == yt.round()):
             raise ValueError("y must hold integer class labels")
@@ -117,22 +129,36 @@ def _run_entropies(sorted_flat: Tensor, span: int, B: int, n: int) -> Tensor:
     new[1:] = sorted_flat[1:] != sorted_flat[:-1]
     counts = torch.bincount(torch.cumsum(new, 0) - 1).double()
     run_sample = torch.div(sorted_flat[new], span, rounding_mode="floor")
-    clogc = torch.zeros(B, dtype=torch.float64).index_add_(0, run_sample, torch.xlogy(counts, counts))
-    return (math.log2(n) - clogc / (n * math.log(2))).clamp_min(0.0)  # no -1e-16 for a constant
+    clogc = torch.zeros(B, dtype=torch.float64).index_add_(
+        0, run_sample, torch.xlogy(counts, counts)
+    )
+    return (math.log2(n) - clogc / (n * math.log(2))).clamp_min(
+        0.0
+    )  # no -1e-16 for a constant
 
 
-def _entropies(keys: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+def _entropies(
+    keys: Tensor, labels: Tensor | None = None
+) -> tuple[Tensor, Tensor | None]:
     """Entropies of the rows of ``keys`` (``(B, n)``, int64) and, given labels, of (key, label)."""
     B, n = keys.shape
     C = 1 if labels is None else int(labels.max()) + 1
-    keys = keys - keys.amin(dim=1, keepdim=True)  # non-negative; entropies do not change
+    keys = keys - keys.amin(
+        dim=1, keepdim=True
+    )  # non-negative; entropies do not change
     span_t = int(keys.max()) + 1
-    if span_t * C * B >= 2**62:  # shifted keys would overflow: dense ids per sample first
-        keys = torch.stack([torch.unique(k, return_inverse=True)[1] for k in keys])
+    if (
+        span_t * C * B >= 2**62
+    ):  # shifted keys would overflow: dense ids per sample first
+        keys = torch.stack(
+            [torch.unique(k, return_inverse=True)[1] for k in keys]
+        )
         span_t = int(keys.max()) + 1
     joint = keys if labels is None else keys * C + labels
     shifted = joint + (span_t * C) * torch.arange(B)[:, None]
-    srt = torch.sort(shifted.flatten())[0]  # sorted by sample, then by key, then by label
+    srt = torch.sort(shifted.flatten())[
+        0
+    ]  # sorted by sample, then by key, then by label
     h_t = _run_entropies(torch.div(srt, C, rounding_mode="floor"), span_t, B, n)
     h_ty = None if labels is None else _run_entropies(srt, span_t * C, B, n)
     return h_t, h_ty
@@ -147,7 +173,9 @@ def entropy_of_rows(A) -> float:
     """
     At = _as_tensor(A, "A")
     if At.dim() not in (1, 2) or 0 in At.shape:
-        raise ValueError(f"A must be a non-empty array of shape (n,) or (n, d), got {tuple(At.shape)}")
+        raise ValueError(
+            f"A must be a non-empty array of shape (n,) or (n, d), got {tuple(At.shape)}"
+        )
     if At.is_floating_point() and not torch.isfinite(At).all():
         raise ValueError("A contains NaN or infinite values")
     return float(_entropies(_row_ids(At)[None])[0][0])
@@ -160,10 +188,17 @@ def discrete_mi(A, B) -> float:
     where :func:`binned_mi`'s shortcut :math:`I(X;T)=H(T)` does not apply.
     """
     At, Bt = _as_tensor(A, "A"), _as_tensor(B, "B")
-    if At.dim() not in (1, 2) or Bt.dim() not in (1, 2) or 0 in At.shape[1:] or 0 in Bt.shape[1:]:
+    if (
+        At.dim() not in (1, 2)
+        or Bt.dim() not in (1, 2)
+        or 0 in At.shape[1:]
+        or 0 in Bt.shape[1:]
+    ):
         raise ValueError("A and B must have shape (n,) or (n, d) with d >= 1")
     if At.shape[0] != Bt.shape[0] or At.shape[0] == 0:
-        raise ValueError(f"A and B need the same, non-zero number of rows, got {At.shape[0]} and {Bt.shape[0]}")
+        raise ValueError(
+            f"A and B need the same, non-zero number of rows, got {At.shape[0]} and {Bt.shape[0]}"
+        )
     a, b = _row_ids(At), _row_ids(Bt)
     h_a, h_ab = _entropies(a[None], b)
     return float(h_a[0]) + entropy_of_rows(b) - float(h_ab[0])
@@ -171,11 +206,19 @@ def discrete_mi(A, B) -> float:
 
 def _check_convention(convention) -> None:
     if convention not in ("paper", "official"):
-        raise ValueError(f"convention must be 'paper' (n_bins equal bins on [lo, hi]) or 'official' (the edges "
-                         f"np.linspace(lo, hi, n_bins) of ravidziv/IDNNs), got {convention!r}")
+        raise ValueError(
+            f"convention must be 'paper' (n_bins equal bins on [lo, hi]) or 'official' (the edges "
+            f"np.linspace(lo, hi, n_bins) of ravidziv/IDNNs), got {convention!r}"
+        )
 
 
-def bin_codes(T, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0, convention: str = "paper") -> Tensor:
+def bin_codes(
+    T,
+    n_bins: int = 30,
+    lo: float = -1.0,
+    hi: float = 1.0,
+    convention: str = "paper",
+) -> Tensor:
     r"""The bin of every activation; an ``int64`` tensor of ``T``'s shape.
 
     ``convention="paper"`` (the paper's text: "30 equal bins"): ``n_bins`` equal-width bins cover
@@ -200,16 +243,28 @@ def bin_codes(T, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0, convention
     if convention == "official":
         if int(n_bins) < 2:
             raise ValueError("the official convention needs n_bins >= 2 edges")
-        edges = torch.from_numpy(np.linspace(float(lo), float(hi), int(n_bins)).astype(np.float32)).double()
-        codes = torch.bucketize(Tt.double(), edges, right=True)  # = np.digitize: edges[i-1] <= t < edges[i]
-        return torch.where(codes == 0, int(n_bins), codes)  # below lo: the official index -1 wraps to hi
+        edges = torch.from_numpy(
+            np.linspace(float(lo), float(hi), int(n_bins)).astype(np.float32)
+        ).double()
+        codes = torch.bucketize(
+            Tt.double(), edges, right=True
+        )  # = np.digitize: edges[i-1] <= t < edges[i]
+        return torch.where(
+            codes == 0, int(n_bins), codes
+        )  # below lo: the official index -1 wraps to hi
     width = (float(hi) - float(lo)) / int(n_bins)
     codes = torch.floor((Tt.double() - float(lo)) / width)
     return codes.clamp_(0, int(n_bins) - 1).long()
 
 
-def binned_mi(T, y, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0,
-              convention: str = "paper"):
+def binned_mi(
+    T,
+    y,
+    n_bins: int = 30,
+    lo: float = -1.0,
+    hi: float = 1.0,
+    convention: str = "paper",
+):
     r"""The paper's binned estimate of :math:`I(X;T)` and :math:`I(T;Y)` (bits).
 
     ``T`` holds the layer's activations, one row per input, for ``n``
@@ -230,8 +285,10 @@ def binned_mi(T, y, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0,
     """
     Tt = _as_tensor(T, "T")
     if Tt.dim() < 2 or Tt.shape[-2] == 0 or Tt.shape[-1] == 0:
-        raise ValueError("T must have shape (n, d) or (..., n, d) with n, "
-                         f"d >= 1, got {tuple(Tt.shape)}")
+        raise ValueError(
+            "T must have shape (n, d) or (..., n, d) with n, "
+            f"d >= 1, got {tuple(Tt.shape)}"
+        )
     batch_shape, (n, d) = Tt.shape[:-2], Tt.shape[-2:]
     yt = _check_labels(y, n)
     codes = bin_codes(Tt, n_bins, lo, hi, convention).reshape(-1, n, d)
@@ -247,8 +304,10 @@ def binned_mi(T, y, n_bins: int = 30, lo: float = -1.0, hi: float = 1.0,
     i_xt, i_ty = h_t, (h_t + h_y - h_ty).clamp_min(0.0)
     if not batch_shape:
         return float(i_xt[0]), float(i_ty[0])
-    return (i_xt.reshape(batch_shape).numpy(),
-            i_ty.reshape(batch_shape).numpy())
+    return (
+        i_xt.reshape(batch_shape).numpy(),
+        i_ty.reshape(batch_shape).numpy(),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,12 +327,15 @@ def gradient_mean_std(grads: Tensor) -> tuple[Tensor, Tensor]:
     if not isinstance(grads, Tensor):
         raise ValueError("grads must be a tensor of shape (K, ..., P)")
     if grads.dim() < 2 or grads.shape[0] < 2 or grads.shape[-1] < 1:
-        raise ValueError("grads needs shape (K, ..., P) with K >= 2 "
-                         "mini-batches and P >= 1 parameters, "
-                         f"got {tuple(grads.shape)}")
+        raise ValueError(
+            "grads needs shape (K, ..., P) with K >= 2 "
+            "mini-batches and P >= 1 parameters, "
+            f"got {tuple(grads.shape)}"
+        )
     if not grads.is_floating_point():
-        raise ValueError("grads must be a floating-point tensor, "
-                         f"got {grads.dtype}")
+        raise ValueError(
+            f"grads must be a floating-point tensor, got {grads.dtype}"
+        )
     mean = grads.mean(0)  # ḡ
     std = (grads - mean).pow(2).mean(0).sqrt()  # σ_g, coordinate-wise
     return mean.norm(dim=-1), std.norm(dim=-1)
@@ -297,8 +359,20 @@ _PHI = (1 + 5**0.5) / 2
 #: official data file ``data/var_u.mat`` (recovered from its labels: vertices i and j are
 #: neighbours exactly when they co-occur most often among the positive patterns).
 ICOSAHEDRON: np.ndarray = np.array(
-    [(0, 1, _PHI), (1, _PHI, 0), (0, 1, -_PHI), (-1, _PHI, 0), (_PHI, 0, -1), (0, -1, _PHI),
-     (1, -_PHI, 0), (-1, -_PHI, 0), (-_PHI, 0, -1), (0, -1, -_PHI), (-_PHI, 0, 1), (_PHI, 0, 1)]
+    [
+        (0, 1, _PHI),
+        (1, _PHI, 0),
+        (0, 1, -_PHI),
+        (-1, _PHI, 0),
+        (_PHI, 0, -1),
+        (0, -1, _PHI),
+        (1, -_PHI, 0),
+        (-1, -_PHI, 0),
+        (-_PHI, 0, -1),
+        (0, -1, -_PHI),
+        (-_PHI, 0, 1),
+        (_PHI, 0, 1),
+    ]
 ) / math.sqrt(1 + _PHI**2)
 
 
@@ -350,7 +424,9 @@ _ACTIVATIONS = ("tanh", "relu")
 
 
 def _act(z: Tensor, activation: str) -> Tensor:
-    if activation == "tanh":  # tanh(z) = 2σ(2z) − 1, several times faster than torch.tanh on CPU
+    if (
+        activation == "tanh"
+    ):  # tanh(z) = 2σ(2z) − 1, several times faster than torch.tanh on CPU
         return torch.sigmoid(2 * z).mul_(2).sub_(1)
     return torch.relu(z)
 
@@ -363,17 +439,34 @@ def _act_grad(h: Tensor, activation: str) -> Tensor:
 
 def _check_ensemble(params: Sequence[Tensor], x: Tensor, name: str) -> None:
     """Cheap shape checks of the batched-MLP layout (this runs on every mini-batch)."""
-    if not isinstance(params, (list, tuple)) or len(params) < 2 or len(params) % 2:
-        raise ValueError("params must be a list [W_1, b_1, ..., W_L, b_L] of tensors")
-    if not all(isinstance(p, Tensor) and p.dim() == 3 and p.is_floating_point() for p in params):
-        raise ValueError("every W_l must have shape (R, out, in) and every b_l (R, out, 1), floating point")
+    if (
+        not isinstance(params, (list, tuple))
+        or len(params) < 2
+        or len(params) % 2
+    ):
+        raise ValueError(
+            "params must be a list [W_1, b_1, ..., W_L, b_L] of tensors"
+        )
+    if not all(
+        isinstance(p, Tensor) and p.dim() == 3 and p.is_floating_point()
+        for p in params
+    ):
+        raise ValueError(
+            "every W_l must have shape (R, out, in) and every b_l (R, out, 1), floating point"
+        )
     if not isinstance(x, Tensor) or x.dim() != 3 or not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor of shape (R, in, B)")
+        raise ValueError(
+            f"{name} must be a floating-point tensor of shape (R, in, B)"
+        )
     if x.shape[1] != params[0].shape[2]:
-        raise ValueError(f"{name} has {x.shape[1]} input units but W_1 expects {params[0].shape[2]}")
+        raise ValueError(
+            f"{name} has {x.shape[1]} input units but W_1 expects {params[0].shape[2]}"
+        )
 
 
-def mlp_ensemble_forward(params: Sequence[Tensor], x: Tensor, activation: str = "tanh") -> list[Tensor]:
+def mlp_ensemble_forward(
+    params: Sequence[Tensor], x: Tensor, activation: str = "tanh"
+) -> list[Tensor]:
     r"""Forward pass of :math:`R` MLPs at once, in the layout ``(replica, unit, example)``.
 
     ``params`` is ``[W_1, b_1, ..., W_L, b_L]`` with ``W_l`` of shape ``(R, out, in)`` and
@@ -382,18 +475,25 @@ def mlp_ensemble_forward(params: Sequence[Tensor], x: Tensor, activation: str = 
     the output logits :math:`z_L`.
     """
     if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+        raise ValueError(
+            f"activation must be one of {_ACTIVATIONS}, got {activation!r}"
+        )
     _check_ensemble(params, x, "x")
     hs = [x]
     L = len(params) // 2
-    for l in range(L):
-        z = torch.baddbmm(params[2 * l + 1], params[2 * l], hs[-1])
-        hs.append(_act(z, activation) if l < L - 1 else z)
+    for k in range(L):
+        z = torch.baddbmm(params[2 * k + 1], params[2 * k], hs[-1])
+        hs.append(_act(z, activation) if k < L - 1 else z)
     return hs
 
 
-def mlp_ensemble_backward(params: Sequence[Tensor], hs: Sequence[Tensor], y: Tensor,
-                          activation: str = "tanh", out: Sequence[Tensor] | None = None) -> list[Tensor]:
+def mlp_ensemble_backward(
+    params: Sequence[Tensor],
+    hs: Sequence[Tensor],
+    y: Tensor,
+    activation: str = "tanh",
+    out: Sequence[Tensor] | None = None,
+) -> list[Tensor]:
     r"""Gradients of :math:`\sum_r \mathrm{CE}_r` (each replica's mean cross-entropy) by backpropagation.
 
     ``hs`` comes from :func:`mlp_ensemble_forward`, ``y`` has shape ``(R, B)``. With
@@ -403,24 +503,36 @@ def mlp_ensemble_backward(params: Sequence[Tensor], hs: Sequence[Tensor], y: Ten
     tests check it against autograd. ``out`` (tensors shaped like ``params``) receives the result.
     """
     if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+        raise ValueError(
+            f"activation must be one of {_ACTIVATIONS}, got {activation!r}"
+        )
     if not isinstance(hs, (list, tuple)) or not hs:
-        raise ValueError("hs must be the list that mlp_ensemble_forward returned for these params")
+        raise ValueError(
+            "hs must be the list that mlp_ensemble_forward returned for these params"
+        )
     _check_ensemble(params, hs[0], "hs[0]")
     if len(hs) != len(params) // 2 + 1:
-        raise ValueError(f"hs must hold {len(params) // 2 + 1} tensors for these params, got {len(hs)}")
+        raise ValueError(
+            f"hs must hold {len(params) // 2 + 1} tensors for these params, got {len(hs)}"
+        )
     if not isinstance(y, Tensor) or y.dtype != torch.long or y.dim() != 2:
-        raise ValueError("y must be an int64 tensor of class labels with shape (R, B)")
+        raise ValueError(
+            "y must be an int64 tensor of class labels with shape (R, B)"
+        )
     L = len(params) // 2
-    grads = list(out) if out is not None else [torch.empty_like(p) for p in params]
+    grads = (
+        list(out) if out is not None else [torch.empty_like(p) for p in params]
+    )
     p = torch.softmax(hs[-1], dim=1)
     onehot = torch.zeros_like(p).scatter_(1, y[:, None, :], 1.0)
     delta = (p - onehot).div_(y.shape[1])
-    for l in range(L - 1, -1, -1):
-        torch.bmm(delta, hs[l].transpose(1, 2), out=grads[2 * l])
-        torch.sum(delta, dim=2, keepdim=True, out=grads[2 * l + 1])
-        if l > 0:
-            delta = torch.bmm(params[2 * l].transpose(1, 2), delta).mul_(_act_grad(hs[l], activation))
+    for k in range(L - 1, -1, -1):
+        torch.bmm(delta, hs[k].transpose(1, 2), out=grads[2 * k])
+        torch.sum(delta, dim=2, keepdim=True, out=grads[2 * k + 1])
+        if k > 0:
+            delta = torch.bmm(params[2 * k].transpose(1, 2), delta).mul_(
+                _act_grad(hs[k], activation)
+            )
     return grads
 
 
@@ -452,7 +564,9 @@ class EnsembleRun:
         """Activations at checkpoint ``k`` on inputs ``X`` (``(n, in)``): every hidden layer and the
         softmax output, each of shape ``(R, n, units)``."""
         if not -len(self.epochs) <= k < len(self.epochs):
-            raise ValueError(f"checkpoint index {k} out of range for {len(self.epochs)} checkpoints")
+            raise ValueError(
+                f"checkpoint index {k} out of range for {len(self.epochs)} checkpoints"
+            )
         P = [p.to(X.device) for p in self.params[k]]
         x = X.T.to(P[0].dtype)[None].expand(self.replicas, -1, -1)
         hs = mlp_ensemble_forward(P, x, self.activation)
@@ -460,7 +574,9 @@ class EnsembleRun:
         return [h.transpose(1, 2).cpu() for h in out]
 
 
-def _truncated_normal(shape: tuple[int, ...], std: float, generator: torch.Generator) -> Tensor:
+def _truncated_normal(
+    shape: tuple[int, ...], std: float, generator: torch.Generator
+) -> Tensor:
     """Normal draws redrawn until within two standard deviations (TensorFlow's truncated_normal)."""
     w = torch.randn(shape, generator=generator)
     while True:
@@ -496,11 +612,19 @@ def train_mlp_ensemble(
     are recorded. All replicas run as one batched network; ``generator`` makes the run repeatable.
     """
     if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+        raise ValueError(
+            f"activation must be one of {_ACTIVATIONS}, got {activation!r}"
+        )
     sizes = tuple(int(s) for s in sizes)
     if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"sizes must list at least two positive layer widths, got {sizes!r}")
-    for name, v in (("replicas", replicas), ("epochs", epochs), ("batch_size", batch_size)):
+        raise ValueError(
+            f"sizes must list at least two positive layer widths, got {sizes!r}"
+        )
+    for name, v in (
+        ("replicas", replicas),
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+    ):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
     if not (isinstance(lr, (int, float)) and 0 < lr < math.inf):
@@ -509,10 +633,18 @@ def train_mlp_ensemble(
         raise ValueError(f"train_frac must be in (0, 1], got {train_frac!r}")
     if not isinstance(X, Tensor) or X.dim() != 2 or X.shape[1] != sizes[0]:
         raise ValueError(f"X must be a tensor of shape (n, {sizes[0]})")
-    if not isinstance(y, Tensor) or y.shape != (X.shape[0],) or y.dtype != torch.long:
-        raise ValueError("y must be an int64 tensor with one label per row of X")
+    if (
+        not isinstance(y, Tensor)
+        or y.shape != (X.shape[0],)
+        or y.dtype != torch.long
+    ):
+        raise ValueError(
+            "y must be an int64 tensor with one label per row of X"
+        )
     if int(y.min()) < 0 or int(y.max()) >= sizes[-1]:
-        raise ValueError(f"labels must lie in 0..{sizes[-1] - 1} (the output width)")
+        raise ValueError(
+            f"labels must lie in 0..{sizes[-1] - 1} (the output width)"
+        )
     ck = sorted({int(c) for c in checkpoints})
     if not ck or ck[0] < 1 or ck[-1] > epochs:
         raise ValueError(f"checkpoints must be epochs in 1..{epochs}")
@@ -524,18 +656,23 @@ def train_mlp_ensemble(
     train_idx, test_idx = perms[:, :n_train], perms[:, n_train:]
 
     # all parameters in one flat tensor, so that one Adam step updates them all
-    shapes = [s for a, b in zip(sizes[:-1], sizes[1:]) for s in ((R, b, a), (R, b, 1))]
+    shapes = [
+        s for a, b in zip(sizes[:-1], sizes[1:]) for s in ((R, b, a), (R, b, 1))
+    ]
     numels = [math.prod(s) for s in shapes]
     flat = torch.zeros(sum(numels), device=dev)
     flat.grad = torch.zeros_like(flat)
     params = [t.view(s) for t, s in zip(torch.split(flat, numels), shapes)]
     grads = [t.view(s) for t, s in zip(torch.split(flat.grad, numels), shapes)]
-    for l, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         w = _truncated_normal((R, a, b), 1 / math.sqrt(a), g)
-        params[2 * l].copy_(w.transpose(1, 2))
+        params[2 * k].copy_(w.transpose(1, 2))
     try:
         opt = torch.optim.Adam([flat], lr=lr, fused=True)
-    except (RuntimeError, TypeError):  # pragma: no cover - older torch without fused CPU Adam
+    except (
+        RuntimeError,
+        TypeError,
+    ):  # pragma: no cover - older torch without fused CPU Adam
         opt = torch.optim.Adam([flat], lr=lr)
 
     X_dev, y_dev = X.to(dev), y.to(dev)
@@ -543,31 +680,62 @@ def train_mlp_ensemble(
     rec = {"params": [], "gm": [], "gs": [], "tr": [], "te": []}
     for epoch in range(1, epochs + 1):
         order = train_idx[:, torch.randperm(n_train, generator=g)].to(dev)
-        Xe = X_dev.index_select(0, order.reshape(-1)).view(R, n_train, -1).transpose(1, 2)
+        Xe = (
+            X_dev.index_select(0, order.reshape(-1))
+            .view(R, n_train, -1)
+            .transpose(1, 2)
+        )
         ye = y_dev[order]  # Xe: (R, in, n_train), this epoch's batch order
         record = epoch in ck
         batch_grads = []
         for i in range(0, n_train, batch_size):
-            hs = mlp_ensemble_forward(params, Xe[:, :, i:i + batch_size], activation)
-            mlp_ensemble_backward(params, hs, ye[:, i:i + batch_size], activation, out=grads)
+            hs = mlp_ensemble_forward(
+                params, Xe[:, :, i : i + batch_size], activation
+            )
+            mlp_ensemble_backward(
+                params, hs, ye[:, i : i + batch_size], activation, out=grads
+            )
             if record:
-                batch_grads.append([grads[2 * l].reshape(R, -1).clone() for l in range(L)])
+                batch_grads.append(
+                    [grads[2 * k].reshape(R, -1).clone() for k in range(L)]
+                )
             opt.step()
         if record:
             if len(batch_grads) >= 2:
-                stats = [gradient_mean_std(torch.stack([bg[l] for bg in batch_grads])) for l in range(L)]
+                stats = [
+                    gradient_mean_std(
+                        torch.stack([bg[k] for bg in batch_grads])
+                    )
+                    for k in range(L)
+                ]
                 gm = torch.stack([s[0] for s in stats]).cpu().numpy()
                 gs = torch.stack([s[1] for s in stats]).cpu().numpy()
             else:  # one mini-batch per epoch: no fluctuation to measure
                 gm = gs = np.full((L, R), np.nan)
             with torch.no_grad():
-                logits = mlp_ensemble_forward(params, X_dev.T[None].expand(R, -1, -1), activation)[-1]
+                logits = mlp_ensemble_forward(
+                    params, X_dev.T[None].expand(R, -1, -1), activation
+                )[-1]
                 correct = (logits.argmax(1) == y_dev).float().cpu()
             rec["params"].append([p.detach().clone().cpu() for p in params])
             rec["gm"].append(gm)
             rec["gs"].append(gs)
-            rec["tr"].append(torch.gather(correct, 1, train_idx).mean(1).numpy())
-            rec["te"].append(torch.gather(correct, 1, test_idx).mean(1).numpy() if n_test else np.full(R, np.nan))
-    return EnsembleRun(sizes=sizes, activation=activation, epochs=np.array(ck), params=rec["params"],
-                       grad_mean=np.array(rec["gm"]), grad_std=np.array(rec["gs"]),
-                       train_acc=np.array(rec["tr"]), test_acc=np.array(rec["te"]), train_idx=train_idx)
+            rec["tr"].append(
+                torch.gather(correct, 1, train_idx).mean(1).numpy()
+            )
+            rec["te"].append(
+                torch.gather(correct, 1, test_idx).mean(1).numpy()
+                if n_test
+                else np.full(R, np.nan)
+            )
+    return EnsembleRun(
+        sizes=sizes,
+        activation=activation,
+        epochs=np.array(ck),
+        params=rec["params"],
+        grad_mean=np.array(rec["gm"]),
+        grad_std=np.array(rec["gs"]),
+        train_acc=np.array(rec["tr"]),
+        test_acc=np.array(rec["te"]),
+        train_idx=train_idx,
+    )

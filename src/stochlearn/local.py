@@ -26,14 +26,19 @@ and code we could not read. Introduced in {ref}`ch-tpsgd`.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["LOSSES", "TargetProjection", "local_loss", "tpsgd_step",
-           "tpsgd_rnn_step"]
+__all__ = [
+    "LOSSES",
+    "TargetProjection",
+    "local_loss",
+    "tpsgd_step",
+    "tpsgd_rnn_step",
+]
 
 #: The local losses, squared and absolute error to tanh(P y*), DRTP's
 #: signal, and the cross-entropy of the layer read out through P (ours).
@@ -55,16 +60,26 @@ class TargetProjection(nn.Module):
     ``proj[i]`` is :math:`P_i` (counting from 0).
     """
 
-    def __init__(self, widths: Sequence[int], n_classes: int,
-                 scale: float = 1.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        widths: Sequence[int],
+        n_classes: int,
+        scale: float = 1.0,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         if not isinstance(widths, (list, tuple)) or not widths:
-            raise ValueError(f"widths must be a non-empty list of hidden "
-                             f"widths, got {widths!r}")
+            raise ValueError(
+                f"widths must be a non-empty list of hidden "
+                f"widths, got {widths!r}"
+            )
         widths = [_positive_int("a width", w) for w in widths]
         self.n_classes = _positive_int("n_classes", n_classes, 2)
-        if (isinstance(scale, bool) or not isinstance(scale, (int, float))
-                or not scale > 0):
+        if (
+            isinstance(scale, bool)
+            or not isinstance(scale, (int, float))
+            or not scale > 0
+        ):
             raise ValueError(f"scale must be positive, got {scale!r}")
         gen = torch.Generator().manual_seed(int(seed))
         for i, w in enumerate(widths):
@@ -74,8 +89,9 @@ class TargetProjection(nn.Module):
 
     def __getitem__(self, i: int) -> Tensor:
         if not -self.n_layers <= i < self.n_layers:
-            raise IndexError(f"layer {i} out of range for {self.n_layers} "
-                             f"hidden layers")
+            raise IndexError(
+                f"layer {i} out of range for {self.n_layers} hidden layers"
+            )
         return getattr(self, f"P{i % self.n_layers}")
 
     def __len__(self) -> int:
@@ -100,11 +116,16 @@ def local_loss(a: Tensor, y: Tensor, P: Tensor, kind: str = "mse") -> Tensor:
     if not isinstance(a, Tensor) or a.dim() != 2:
         raise ValueError("a must be a (batch, width) tensor of activations")
     if not isinstance(P, Tensor) or P.dim() != 2 or P.shape[0] != a.shape[1]:
-        raise ValueError(f"P must have shape (width, n_classes), width "
-                         f"{a.shape[1]}")
-    if (not isinstance(y, Tensor) or y.dtype != torch.long
-            or y.shape != (a.shape[0],) or int(y.min()) < 0
-            or int(y.max()) >= P.shape[1]):
+        raise ValueError(
+            f"P must have shape (width, n_classes), width {a.shape[1]}"
+        )
+    if (
+        not isinstance(y, Tensor)
+        or y.dtype != torch.long
+        or y.shape != (a.shape[0],)
+        or int(y.min()) < 0
+        or int(y.max()) >= P.shape[1]
+    ):
         raise ValueError("y must hold one class label per row of a")
     s = F.one_hot(y, P.shape[1]).to(a.dtype) @ P.T  # P y*, one row each
     B = a.shape[0]
@@ -117,10 +138,15 @@ def local_loss(a: Tensor, y: Tensor, P: Tensor, kind: str = "mse") -> Tensor:
     return F.cross_entropy(a @ P, y)
 
 
-def tpsgd_step(layers: Sequence[nn.Module], x: Tensor, y: Tensor,
-               proj: TargetProjection, kind: str = "mse",
-               act: Callable[[Tensor], Tensor] = torch.tanh,
-               train_hidden: bool = True) -> dict[str, float]:
+def tpsgd_step(
+    layers: Sequence[nn.Module],
+    x: Tensor,
+    y: Tensor,
+    proj: TargetProjection,
+    kind: str = "mse",
+    act: Callable[[Tensor], Tensor] = torch.tanh,
+    train_hidden: bool = True,
+) -> dict[str, float]:
     r"""The gradients of one tpSGD mini-batch step, layer by layer.
 
     ``layers`` are the hidden layers and then the output layer; their
@@ -134,8 +160,10 @@ def tpsgd_step(layers: Sequence[nn.Module], x: Tensor, y: Tensor,
     untouched (random features). Returns every layer's loss.
     """
     if not isinstance(proj, TargetProjection) or len(layers) != len(proj) + 1:
-        raise ValueError("need a TargetProjection and one hidden layer per "
-                         "projection, then the output layer")
+        raise ValueError(
+            "need a TargetProjection and one hidden layer per "
+            "projection, then the output layer"
+        )
     losses = {}
     h = x
     for i, layer in enumerate(layers[:-1]):
@@ -151,9 +179,14 @@ def tpsgd_step(layers: Sequence[nn.Module], x: Tensor, y: Tensor,
     return losses
 
 
-def tpsgd_rnn_step(cell: nn.RNNCell, head: nn.Module, x_seq: Tensor,
-                   y: Tensor, P: Tensor,
-                   kind: str = "ce_proj") -> dict[str, float]:
+def tpsgd_rnn_step(
+    cell: nn.RNNCell,
+    head: nn.Module,
+    x_seq: Tensor,
+    y: Tensor,
+    P: Tensor,
+    kind: str = "ce_proj",
+) -> dict[str, float]:
     r"""The gradients of one tpSGD step for a recurrent cell, without BPTT.
 
     ``x_seq`` is ``(batch, T, d)``. At each step

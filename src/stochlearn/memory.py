@@ -13,13 +13,18 @@ allocator, so it is the same on a CPU and a GPU. Introduced in
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["saved_tensors", "saved_activation_bytes", "peak_saved_bytes",
-           "param_bytes"]
+__all__ = [
+    "saved_tensors",
+    "saved_activation_bytes",
+    "peak_saved_bytes",
+    "param_bytes",
+]
 
 
 def _storage(t: Tensor) -> tuple[int, int]:
@@ -27,8 +32,9 @@ def _storage(t: Tensor) -> tuple[int, int]:
     return s.data_ptr(), s.nbytes()
 
 
-def saved_tensors(fn: Callable[..., Any], *args: Any,
-                  exclude: Iterable[Tensor] = ()) -> list[dict[str, Any]]:
+def saved_tensors(
+    fn: Callable[..., Any], *args: Any, exclude: Iterable[Tensor] = ()
+) -> list[dict[str, Any]]:
     """The distinct storages that ``fn(*args)`` saves for backward.
 
     One dict per storage: the ``shape`` and ``dtype`` of the first tensor
@@ -48,8 +54,11 @@ def saved_tensors(fn: Callable[..., Any], *args: Any,
     def pack(t: Tensor) -> Tensor:
         ptr, nbytes = _storage(t)
         if ptr not in skip and ptr not in seen:
-            seen[ptr] = {"shape": tuple(t.shape), "dtype": t.dtype,
-                         "nbytes": nbytes}
+            seen[ptr] = {
+                "shape": tuple(t.shape),
+                "dtype": t.dtype,
+                "nbytes": nbytes,
+            }
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
@@ -57,16 +66,18 @@ def saved_tensors(fn: Callable[..., Any], *args: Any,
     return list(seen.values())
 
 
-def saved_activation_bytes(fn: Callable[..., Any], *args: Any,
-                           exclude: Iterable[Tensor] = ()) -> int:
+def saved_activation_bytes(
+    fn: Callable[..., Any], *args: Any, exclude: Iterable[Tensor] = ()
+) -> int:
     """Bytes of the distinct storages ``fn(*args)`` saves for backward.
 
     Parameters are not counted (see :func:`saved_tensors`):
     ``nn.Linear(64, 32)`` on a ``128 × 64`` float32 input saves exactly its
     input, ``128 * 64 * 4`` bytes.
     """
-    return sum(entry["nbytes"]
-               for entry in saved_tensors(fn, *args, exclude=exclude))
+    return sum(
+        entry["nbytes"] for entry in saved_tensors(fn, *args, exclude=exclude)
+    )
 
 
 class _Ledger:
@@ -103,8 +114,9 @@ class _Held:
         self.ledger.release(self.ptr)
 
 
-def peak_saved_bytes(fn: Callable[..., Any], *args: Any,
-                     exclude: Iterable[Tensor] = ()) -> int:
+def peak_saved_bytes(
+    fn: Callable[..., Any], *args: Any, exclude: Iterable[Tensor] = ()
+) -> int:
     """The most bytes of saved tensors alive at once while ``fn(*args)`` runs.
 
     Unlike :func:`saved_activation_bytes`, which adds up everything a
@@ -138,6 +150,7 @@ def peak_saved_bytes(fn: Callable[..., Any], *args: Any,
 def param_bytes(model: nn.Module) -> int:
     """Bytes of a model's parameters."""
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, "
-                         f"got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     return sum(p.numel() * p.element_size() for p in model.parameters())

@@ -19,21 +19,31 @@ feature's link to the label and watching the ROC-AUC: :func:`binary_auc` and
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["param_distance", "snapshot_params", "compare_growth_fits", "r_squared",
-           "per_example_loss", "LossTracker", "binary_auc", "randomized_auc",
-           "subspace_overlap"]
+__all__ = [
+    "param_distance",
+    "snapshot_params",
+    "compare_growth_fits",
+    "r_squared",
+    "per_example_loss",
+    "LossTracker",
+    "binary_auc",
+    "randomized_auc",
+    "subspace_overlap",
+]
 
 
 def snapshot_params(model: nn.Module) -> list[Tensor]:
     """A detached copy of every parameter of ``model``: the reference :math:`w_0` for :func:`param_distance`."""
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     return [p.detach().clone() for p in model.parameters()]
 
 
@@ -46,14 +56,20 @@ def param_distance(model: nn.Module, ref_params: Iterable[Tensor]) -> float:
     not counted.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     params, refs = list(model.parameters()), list(ref_params)
     if len(params) != len(refs):
-        raise ValueError(f"the model has {len(params)} parameter tensors but {len(refs)} references were given")
+        raise ValueError(
+            f"the model has {len(params)} parameter tensors but {len(refs)} references were given"
+        )
     total = torch.zeros((), dtype=torch.float64)
     for p, r in zip(params, refs):
         if p.shape != r.shape:
-            raise ValueError(f"parameter shape {tuple(p.shape)} does not match its reference {tuple(r.shape)}")
+            raise ValueError(
+                f"parameter shape {tuple(p.shape)} does not match its reference {tuple(r.shape)}"
+            )
         total += float((p.detach() - r.to(p.device)).double().pow(2).sum())
     return float(total.sqrt())
 
@@ -61,11 +77,16 @@ def param_distance(model: nn.Module, ref_params: Iterable[Tensor]) -> float:
 def r_squared(y: np.ndarray, y_hat: np.ndarray) -> float:
     r"""Coefficient of determination :math:`1-\sum(y-\hat y)^2/\sum(y-\bar y)^2`."""
     try:
-        y, y_hat = np.asarray(y, float).ravel(), np.asarray(y_hat, float).ravel()
+        y, y_hat = (
+            np.asarray(y, float).ravel(),
+            np.asarray(y_hat, float).ravel(),
+        )
     except (TypeError, ValueError):
         raise ValueError("y and y_hat must be arrays of numbers") from None
     if y.shape != y_hat.shape or y.size < 2:
-        raise ValueError(f"y and y_hat must have the same length (at least 2), got {y.size} and {y_hat.size}")
+        raise ValueError(
+            f"y and y_hat must have the same length (at least 2), got {y.size} and {y_hat.size}"
+        )
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(y_hat))):
         raise ValueError("y and y_hat must be finite")
     ss_tot = float(np.sum((y - y.mean()) ** 2))
@@ -81,11 +102,14 @@ def compare_growth_fits(t: np.ndarray, d: np.ndarray) -> dict[str, float]:
     in :math:`(\log t,\log d)` (needs :math:`d>0`) and its R² is computed on :math:`d` too, so the
     three are comparable. Returns ``r2_log``, ``r2_sqrt``, ``r2_power``, the coefficients
     ``log_a, log_b, sqrt_a, sqrt_b, power_a`` and the exponent ``power_c`` (0.5 for a random walk,
-    close to 0 for ultra-slow, logarithmic growth).
+    close to 0 for ultra-slow, logarithmic growth). The power law's three entries are NaN when some
+    :math:`d\le 0`.
     """
     t, d = np.asarray(t, float).ravel(), np.asarray(d, float).ravel()
     if t.shape != d.shape or t.size < 3:
-        raise ValueError(f"t and d must have the same length (at least 3), got {t.size} and {d.size}")
+        raise ValueError(
+            f"t and d must have the same length (at least 3), got {t.size} and {d.size}"
+        )
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(d))):
         raise ValueError("t and d must be finite")
     if np.any(t <= 0):
@@ -106,9 +130,12 @@ def compare_growth_fits(t: np.ndarray, d: np.ndarray) -> dict[str, float]:
 
 
 @torch.no_grad()
-def per_example_loss(model: nn.Module, X: Tensor, y: Tensor,
-                     loss_fn: Callable[..., Tensor]
-                     = nn.functional.cross_entropy) -> Tensor:
+def per_example_loss(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    loss_fn: Callable[..., Tensor] = nn.functional.cross_entropy,
+) -> Tensor:
     r"""The loss of each example, :math:`\ell(f_\theta(x_i),y_i)`.
 
     ``loss_fn(output, y, reduction="none")`` (cross-entropy by default) on
@@ -117,14 +144,21 @@ def per_example_loss(model: nn.Module, X: Tensor, y: Tensor,
     training loss. Introduced in {ref}`ch-opposing-signals`.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, "
-                         f"got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     if not isinstance(X, Tensor) or not isinstance(y, Tensor):
         raise ValueError("X and y must be torch tensors")
-    if (X.dim() < 1 or y.dim() != 1 or X.shape[0] != y.shape[0]
-            or y.numel() == 0):
-        raise ValueError(f"X (n, ...) and y (n,) need the same n >= 1 "
-                         f"rows, got {tuple(X.shape)} and {tuple(y.shape)}")
+    if (
+        X.dim() < 1
+        or y.dim() != 1
+        or X.shape[0] != y.shape[0]
+        or y.numel() == 0
+    ):
+        raise ValueError(
+            f"X (n, ...) and y (n,) need the same n >= 1 "
+            f"rows, got {tuple(X.shape)} and {tuple(y.shape)}"
+        )
     was_training = model.training
     model.eval()
     try:
@@ -132,8 +166,10 @@ def per_example_loss(model: nn.Module, X: Tensor, y: Tensor,
     finally:
         model.train(was_training)
     if not isinstance(out, Tensor) or out.shape != y.shape:
-        raise ValueError("loss_fn(output, y, reduction='none') must "
-                         "return one loss per example")
+        raise ValueError(
+            "loss_fn(output, y, reduction='none') must "
+            "return one loss per example"
+        )
     return out.detach().float().cpu()
 
 
@@ -166,9 +202,13 @@ class LossTracker:
         except (TypeError, ValueError):
             raise ValueError("losses must be a vector of numbers") from None
         if row.ndim != 1 or row.size == 0:
-            raise ValueError(f"losses must be a non-empty vector, got shape {row.shape}")
+            raise ValueError(
+                f"losses must be a non-empty vector, got shape {row.shape}"
+            )
         if self._rows and row.size != self._rows[0].size:
-            raise ValueError(f"expected {self._rows[0].size} losses, got {row.size}")
+            raise ValueError(
+                f"expected {self._rows[0].size} losses, got {row.size}"
+            )
         if np.isnan(row).any():
             raise ValueError("losses contain NaN")
         self._rows.append(row)
@@ -202,13 +242,20 @@ class LossTracker:
             groups = groups.detach().cpu().numpy()
         groups = np.asarray(groups)
         m = self.matrix
-        if groups.shape != (m.shape[1],) or not np.issubdtype(groups.dtype, np.integer):
-            raise ValueError(f"groups must be {m.shape[1]} integer labels, got shape {groups.shape} "
-                             f"and dtype {groups.dtype}")
-        return {int(g): m[:, groups == g].mean(axis=1) for g in np.unique(groups)}
+        if groups.shape != (m.shape[1],) or not np.issubdtype(
+            groups.dtype, np.integer
+        ):
+            raise ValueError(
+                f"groups must be {m.shape[1]} integer labels, got shape {groups.shape} "
+                f"and dtype {groups.dtype}"
+            )
+        return {
+            int(g): m[:, groups == g].mean(axis=1) for g in np.unique(groups)
+        }
 
-    def top_movers(self, k: int, step: int | slice | None = None,
-                   direction: str = "abs") -> np.ndarray:
+    def top_movers(
+        self, k: int, step: int | slice | None = None, direction: str = "abs"
+    ) -> np.ndarray:
         r"""Indices of the ``k`` examples whose loss moves most, largest first.
 
         The score of example :math:`i` is :math:`\sum_t s(\Delta\ell_i(t))`
@@ -221,27 +268,35 @@ class LossTracker:
         """
         d = self.deltas()
         T, n = d.shape
-        if (isinstance(k, bool) or not isinstance(k, (int, np.integer))
-                or not 1 <= k <= n):
+        if (
+            isinstance(k, bool)
+            or not isinstance(k, (int, np.integer))
+            or not 1 <= k <= n
+        ):
             raise ValueError(f"k must be an integer in [1, {n}], got {k!r}")
         if direction not in self.DIRECTIONS:
-            raise ValueError(f"direction must be one of {self.DIRECTIONS}, "
-                             f"got {direction!r}")
+            raise ValueError(
+                f"direction must be one of {self.DIRECTIONS}, got {direction!r}"
+            )
         if isinstance(step, slice):
             d = d[step]
             if d.shape[0] == 0:
                 raise ValueError(f"{step} selects none of the {T} changes")
         elif step is not None:
-            if (isinstance(step, bool)
-                    or not isinstance(step, (int, np.integer))
-                    or not -T <= step < T):
-                raise ValueError(f"step must be None, a slice or an integer "
-                                 f"in [0, {T - 1}], got {step!r}")
+            if (
+                isinstance(step, bool)
+                or not isinstance(step, (int, np.integer))
+                or not -T <= step < T
+            ):
+                raise ValueError(
+                    f"step must be None, a slice or an integer "
+                    f"in [0, {T - 1}], got {step!r}"
+                )
             d = d[[int(step)]]
         score = (np.abs(d) if direction == "abs" else d).sum(0)
         if direction == "down":
             score = -score
-        return np.argsort(-score, kind="stable")[:int(k)]
+        return np.argsort(-score, kind="stable")[: int(k)]
 
 
 def binary_auc(scores: Tensor | np.ndarray, y: Tensor | np.ndarray) -> float:
@@ -262,8 +317,10 @@ def binary_auc(scores: Tensor | np.ndarray, y: Tensor | np.ndarray) -> float:
     if s.dim() == 2 and s.shape[1] == 2:
         s = s[:, 1] - s[:, 0]
     if s.dim() != 1 or y.dim() != 1 or s.shape[0] != y.shape[0]:
-        raise ValueError(f"scores (n,) or (n, 2) and labels (n,) needed, got "
-                         f"{tuple(s.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"scores (n,) or (n, 2) and labels (n,) needed, got "
+            f"{tuple(s.shape)} and {tuple(y.shape)}"
+        )
     if set(y.unique().tolist()) != {0, 1}:
         raise ValueError("y must hold both labels 0 and 1, and nothing else")
     if not torch.isfinite(s).all():
@@ -272,8 +329,14 @@ def binary_auc(scores: Tensor | np.ndarray, y: Tensor | np.ndarray) -> float:
 
 
 @torch.no_grad()
-def randomized_auc(model: nn.Module, X: Tensor, y: Tensor, R: np.ndarray,
-                   coords: Iterable[int], seed: int = 0) -> float:
+def randomized_auc(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    R: np.ndarray,
+    coords: Iterable[int],
+    seed: int = 0,
+) -> float:
     r"""AUC of ``model`` on S-randomized inputs (Shah et al. 2020).
 
     The coordinates ``S = coords`` of the standard basis (``X`` is
@@ -286,8 +349,9 @@ def randomized_auc(model: nn.Module, X: Tensor, y: Tensor, R: np.ndarray,
     from .data.slabs import randomize_coordinates
 
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, "
-                         f"got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     Xs = randomize_coordinates(X, R, list(coords), seed=seed)
     was_training = model.training
     model.eval()
@@ -306,14 +370,22 @@ def subspace_overlap(A: Tensor, B: Tensor, k: int) -> float:
     {ref}`ch-data-efficient-augmentation`.
     """
     for name, M in (("A", A), ("B", B)):
-        if not isinstance(M, Tensor) or M.ndim != 2 \
-                or not M.is_floating_point():
+        if (
+            not isinstance(M, Tensor)
+            or M.ndim != 2
+            or not M.is_floating_point()
+        ):
             raise ValueError(f"{name} must be a float matrix")
     if A.shape[1] != B.shape[1]:
-        raise ValueError(f"A and B need the same number of columns, got "
-                         f"{A.shape[1]} and {B.shape[1]}")
-    if isinstance(k, bool) or not isinstance(k, int) \
-            or not 1 <= k <= min(*A.shape, *B.shape):
+        raise ValueError(
+            f"A and B need the same number of columns, got "
+            f"{A.shape[1]} and {B.shape[1]}"
+        )
+    if (
+        isinstance(k, bool)
+        or not isinstance(k, int)
+        or not 1 <= k <= min(*A.shape, *B.shape)
+    ):
         raise ValueError(f"k must be an int in [1, {min(*A.shape, *B.shape)}]")
     Va = torch.linalg.svd(A.double(), full_matrices=False).Vh[:k]
     Vb = torch.linalg.svd(B.double(), full_matrices=False).Vh[:k]

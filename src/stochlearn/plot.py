@@ -7,7 +7,7 @@ column. Introduced in {ref}`ch-diffgrad`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -32,7 +32,12 @@ def use_style() -> None:
     """Apply the book's style to matplotlib (idempotent; :func:`stochlearn.runtime.setup` calls it)."""
     import seaborn as sns
 
-    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=0.95)
+    sns.set_theme(
+        context="notebook",
+        style="whitegrid",
+        palette="colorblind",
+        font_scale=0.95,
+    )
     matplotlib.rcParams.update(
         {
             "figure.figsize": (COLUMN_WIDTH_IN, COLUMN_WIDTH_IN * 0.55),
@@ -60,10 +65,22 @@ def use_style() -> None:
         pass
 
 
-def label_panels(axes: Sequence[plt.Axes], labels: str = "abcdefghijklmnopqrstuvwxyz") -> None:
+def label_panels(
+    axes: Sequence[plt.Axes], labels: str = "abcdefghijklmnopqrstuvwxyz"
+) -> None:
     """Write (a), (b), ... in the top-left corner of each panel."""
     axes = list(axes)
     if len(axes) > len(labels):
-        raise ValueError(f"got {len(axes)} panels but only {len(labels)} labels")
+        raise ValueError(
+            f"got {len(axes)} panels but only {len(labels)} labels"
+        )
     for ax, lab in zip(axes, labels):
-        ax.text(0.01, 0.99, f"({lab})", transform=ax.transAxes, va="top", ha="left", fontweight="bold")
+        ax.text(
+            0.01,
+            0.99,
+            f"({lab})",
+            transform=ax.transAxes,
+            va="top",
+            ha="left",
+            fontweight="bold",
+        )

@@ -27,33 +27,54 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["temperature", "hinge_alpha_loss", "sgd_hinge_perceptron", "train_until_fit"]
+__all__ = [
+    "temperature",
+    "hinge_alpha_loss",
+    "sgd_hinge_perceptron",
+    "train_until_fit",
+]
 
 
 def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(float(value)) or float(value) <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(value))
+        or float(value) <= 0
+    ):
+        raise ValueError(
+            f"{name} must be a positive finite number, got {value!r}"
+        )
     return float(value)
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or int(value) < 1
+    ):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
 def _tensor(name: str, value: Any) -> Tensor:
     if not isinstance(value, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+        raise ValueError(
+            f"{name} must be a torch.Tensor, got {type(value).__name__}"
+        )
     if not value.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got {value.dtype}")
+        raise ValueError(
+            f"{name} must be a floating-point tensor, got {value.dtype}"
+        )
     return value
 
 
 def temperature(lr: float, batch_size: int, width: int = 1) -> float:
     r"""SGD temperature :math:`T=\eta/(B\,h)` (the official code's ``--temp``; ``h=1`` for a perceptron)."""
-    return _positive("lr", lr) / (_positive_int("batch_size", batch_size) * _positive_int("width", width))
+    return _positive("lr", lr) / (
+        _positive_int("batch_size", batch_size) * _positive_int("width", width)
+    )
 
 
 def hinge_alpha_loss(o: Tensor, y: Tensor, alpha: float) -> Tensor:
@@ -67,14 +88,20 @@ def hinge_alpha_loss(o: Tensor, y: Tensor, alpha: float) -> Tensor:
     alpha = _positive("alpha", alpha)
     o, y = _tensor("o", o), _tensor("y", y)
     if o.shape != y.shape or o.ndim != 1:
-        raise ValueError(f"o and y must be 1-d of one shape, got "
-                         f"{tuple(o.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"o and y must be 1-d of one shape, got "
+            f"{tuple(o.shape)} and {tuple(y.shape)}"
+        )
     return torch.relu(1.0 - alpha * y * o).mean() / alpha
 
 
-def sgd_hinge_perceptron(X: np.ndarray, y: np.ndarray, T: float,
-                         rng: np.random.Generator | int | None = None,
-                         max_updates: int = 400_000) -> dict[str, Any]:
+def sgd_hinge_perceptron(
+    X: np.ndarray,
+    y: np.ndarray,
+    T: float,
+    rng: np.random.Generator | int | None = None,
+    max_updates: int = 400_000,
+) -> dict[str, Any]:
     r"""Exact SGD with batch size 1 on the hinge perceptron, event by event.
 
     In the coordinates :math:`u=\alpha(w-w_0)` of the linear model
@@ -125,12 +152,18 @@ def sgd_hinge_perceptron(X: np.ndarray, y: np.ndarray, T: float,
     return {"u": u, "steps": steps, "updates": updates, "converged": converged}
 
 
-def _check_training_inputs(model: Any, X: Any, y: Any, X_test: Any, y_test: Any) -> None:
+def _check_training_inputs(
+    model: Any, X: Any, y: Any, X_test: Any, y_test: Any
+) -> None:
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     X, y = _tensor("X", X), _tensor("y", y)
     if X.ndim < 2 or X.shape[0] < 1 or y.shape != (X.shape[0],):
-        raise ValueError(f"X must be (P, ...) and y (P,), got {tuple(X.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"X must be (P, ...) and y (P,), got {tuple(X.shape)} and {tuple(y.shape)}"
+        )
     if not bool(torch.all((y == 1) | (y == -1))):
         raise ValueError("labels y must be +1 or -1")
     if not bool(torch.isfinite(X).all()):
@@ -139,7 +172,9 @@ def _check_training_inputs(model: Any, X: Any, y: Any, X_test: Any, y_test: Any)
         raise ValueError("give both X_test and y_test, or neither")
     if X_test is not None:
         X_test, y_test = _tensor("X_test", X_test), _tensor("y_test", y_test)
-        if X_test.shape[1:] != X.shape[1:] or y_test.shape != (X_test.shape[0],):
+        if X_test.shape[1:] != X.shape[1:] or y_test.shape != (
+            X_test.shape[0],
+        ):
             raise ValueError("X_test and y_test must match X and y in shape")
 
 
@@ -147,11 +182,20 @@ def _flat(params: list[Tensor]) -> Tensor:
     return torch.cat([p.detach().reshape(-1) for p in params])
 
 
-def train_until_fit(model: nn.Module, X: Tensor, y: Tensor, alpha: float,
-                    T: float, batch_size: int, max_steps: int = 100_000,
-                    seed: int = 0, X_test: Tensor | None = None,
-                    y_test: Tensor | None = None, width: int | None = None,
-                    check_every: int = 25) -> dict[str, Any]:
+def train_until_fit(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    alpha: float,
+    T: float,
+    batch_size: int,
+    max_steps: int = 100_000,
+    seed: int = 0,
+    X_test: Tensor | None = None,
+    y_test: Tensor | None = None,
+    width: int | None = None,
+    check_every: int = 25,
+) -> dict[str, Any]:
     r"""Plain SGD on :func:`hinge_alpha_loss` until every training point is fit.
 
     As the official ``edm`` code: the learning rate is :math:`\eta=T\,h\,B`
@@ -178,8 +222,9 @@ def train_until_fit(model: nn.Module, X: Tensor, y: Tensor, alpha: float,
     P = X.shape[0]
     if B > P:
         raise ValueError(f"batch_size {B} exceeds the {P} training points")
-    h = _positive_int("width", getattr(model, "width", None)
-                      if width is None else width)
+    h = _positive_int(
+        "width", getattr(model, "width", None) if width is None else width
+    )
     lr = T * h * B
     params = [p for p in model.parameters() if p.requires_grad]
     w0 = _flat(params).clone()
@@ -213,19 +258,30 @@ def train_until_fit(model: nn.Module, X: Tensor, y: Tensor, alpha: float,
                 break
             if not rel_dw() <= 100.0:  # diverged, or NaN
                 break
-    return {"steps": last_move, "t_star": lr * last_move,
-            "rel_dw": rel_dw(),
-            **_errors(model, X, y, f0, X_test, y_test, f0_test),
-            "converged": converged}
+    return {
+        "steps": last_move,
+        "t_star": lr * last_move,
+        "rel_dw": rel_dw(),
+        **_errors(model, X, y, f0, X_test, y_test, f0_test),
+        "converged": converged,
+    }
 
 
-def _errors(model: nn.Module, X: Tensor, y: Tensor, f0: Tensor,
-            X_test: Tensor | None, y_test: Tensor | None,
-            f0_test: Tensor | None) -> dict[str, float]:
+def _errors(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    f0: Tensor,
+    X_test: Tensor | None,
+    y_test: Tensor | None,
+    f0_test: Tensor | None,
+) -> dict[str, float]:
     """Training and test error of the centred predictor sign(f(w,x)-f(w0,x))."""
     with torch.no_grad():
-        out = {"train_err": float(((model(X) - f0) * y <= 0).float().mean()),
-               "test_err": float("nan")}
+        out = {
+            "train_err": float(((model(X) - f0) * y <= 0).float().mean()),
+            "test_err": float("nan"),
+        }
         if X_test is not None and y_test is not None and f0_test is not None:
             wrong = (model(X_test) - f0_test) * y_test.to(X.dtype) <= 0
             out["test_err"] = float(wrong.float().mean())

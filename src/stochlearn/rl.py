@@ -49,19 +49,20 @@ class BatchedMountainCar(VectorEnv):
 
     def __init__(self, num_envs: int = 1, max_episode_steps: int = 200):
         if int(num_envs) < 1 or int(max_episode_steps) < 1:
-            raise ValueError("num_envs and max_episode_steps must be >= 1, "
-                             f"got {num_envs} and {max_episode_steps}")
+            raise ValueError(
+                "num_envs and max_episode_steps must be >= 1, "
+                f"got {num_envs} and {max_episode_steps}"
+            )
         self.num_envs = int(num_envs)
         self.max_episode_steps = int(max_episode_steps)
         high = np.array([self.max_position, self.max_speed], np.float32)
         low = np.array([self.min_position, -self.max_speed], np.float32)
-        self.single_observation_space = spaces.Box(low, high,
-                                                   dtype=np.float32)
+        self.single_observation_space = spaces.Box(low, high, dtype=np.float32)
         self.single_action_space = spaces.Discrete(3)
-        self.observation_space = batch_space(self.single_observation_space,
-                                             self.num_envs)
-        self.action_space = batch_space(self.single_action_space,
-                                        self.num_envs)
+        self.observation_space = batch_space(
+            self.single_observation_space, self.num_envs
+        )
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.state: np.ndarray | None = None  # (num_envs, 2), float64
         self.steps = np.zeros(self.num_envs, np.int64)
         self.prev_done = np.zeros(self.num_envs, bool)
@@ -71,9 +72,9 @@ class BatchedMountainCar(VectorEnv):
         state[:, 0] = self.np_random.uniform(-0.6, -0.4, size=n)
         return state
 
-    def reset(self, *, seed: int | None = None,
-              options: dict[str, Any] | None = None
-              ) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start every car anew; ``seed`` seeds the start positions."""
         super().reset(seed=seed)
         self.state = self._starts(self.num_envs)
@@ -85,21 +86,23 @@ class BatchedMountainCar(VectorEnv):
         """Place the cars at ``state`` (rows of position and velocity)."""
         state = np.asarray(state, dtype=np.float64)
         if state.shape != (self.num_envs, 2):
-            raise ValueError(f"state must have shape ({self.num_envs}, 2), "
-                             f"got {state.shape}")
+            raise ValueError(
+                f"state must have shape ({self.num_envs}, 2), got {state.shape}"
+            )
         self.state = state.copy()
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                  np.ndarray, np.ndarray,
-                                                  dict[str, Any]]:
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """One step of every car: observations, rewards, terminated,
         truncated and an empty info dict, as a gymnasium vector env."""
         if self.state is None:
             raise ValueError("call reset() before step()")
         a = np.asarray(actions)
         if a.shape != (self.num_envs,) or np.any((a < 0) | (a > 2)):
-            raise ValueError(f"actions must be {self.num_envs} integers in "
-                             "{0, 1, 2}")
+            raise ValueError(
+                f"actions must be {self.num_envs} integers in {{0, 1, 2}}"
+            )
         x, v = self.state[:, 0], self.state[:, 1]
         v = v + (a - 1) * self.force + np.cos(3 * x) * (-self.gravity)
         v = np.clip(v, -self.max_speed, self.max_speed)

@@ -32,17 +32,26 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["marchenko_pastur_pdf", "mp_edge", "semicircle_pdf", "spiked_covariance_top_eig",
-           "spiked_wigner_top_eig"]
+__all__ = [
+    "marchenko_pastur_pdf",
+    "mp_edge",
+    "semicircle_pdf",
+    "spiked_covariance_top_eig",
+    "spiked_wigner_top_eig",
+]
 
 
 def _positive(name: str, value: float) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+        raise ValueError(
+            f"{name} must be a positive number, got {value!r}"
+        ) from None
     if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        raise ValueError(
+            f"{name} must be a positive finite number, got {value!r}"
+        )
     return value
 
 
@@ -66,7 +75,9 @@ def mp_edge(gamma: float, var: float = 1.0) -> float:
     return var * (1.0 + np.sqrt(gamma)) ** 2
 
 
-def marchenko_pastur_pdf(x: np.ndarray | float, gamma: float, var: float = 1.0) -> np.ndarray:
+def marchenko_pastur_pdf(
+    x: np.ndarray | float, gamma: float, var: float = 1.0
+) -> np.ndarray:
     r"""Marchenko–Pastur density of the eigenvalues of a sample covariance, :math:`\gamma=P/B`.
 
     .. math::
@@ -83,7 +94,9 @@ def marchenko_pastur_pdf(x: np.ndarray | float, gamma: float, var: float = 1.0) 
     lo, hi = var * (1 - np.sqrt(gamma)) ** 2, var * (1 + np.sqrt(gamma)) ** 2
     inside = (x > lo) & (x < hi)
     safe = np.where(inside, x, 0.5 * (lo + hi))
-    dens = np.sqrt(np.clip((hi - safe) * (safe - lo), 0, None)) / (2 * np.pi * var * gamma * safe)
+    dens = np.sqrt(np.clip((hi - safe) * (safe - lo), 0, None)) / (
+        2 * np.pi * var * gamma * safe
+    )
     return np.where(inside, dens, 0.0)
 
 
@@ -95,7 +108,9 @@ def semicircle_pdf(x: np.ndarray | float, sigma: float) -> np.ndarray:
     """
     sigma = _positive("sigma", sigma)
     x = _points(x)
-    return np.sqrt(np.clip(4 * sigma**2 - x**2, 0, None)) / (2 * np.pi * sigma**2)
+    return np.sqrt(np.clip(4 * sigma**2 - x**2, 0, None)) / (
+        2 * np.pi * sigma**2
+    )
 
 
 def spiked_covariance_top_eig(theta: float, gamma: float) -> float:

@@ -15,13 +15,22 @@ from __future__ import annotations
 import os
 import random
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
-__all__ = ["PROFILES", "Run", "setup", "seed_everything", "resolve_profile", "quiet", "progress"]
+__all__ = [
+    "PROFILES",
+    "Run",
+    "setup",
+    "seed_everything",
+    "resolve_profile",
+    "quiet",
+    "progress",
+]
 
 #: The three profiles every chapter supports, from cheapest to most expensive.
 PROFILES: tuple[str, ...] = ("quick", "book", "full")
@@ -83,7 +92,9 @@ def quiet() -> bool:
 
 def progress(iterable: Iterable[T], **kwargs: Any) -> Iterable[T]:
     """Wrap ``iterable`` in a ``tqdm.auto`` progress bar that is disabled when :func:`quiet`."""
-    with warnings.catch_warnings():  # without ipywidgets tqdm.auto warns, then falls back to text bars
+    with (
+        warnings.catch_warnings()
+    ):  # without ipywidgets tqdm.auto warns, then falls back to text bars
         warnings.simplefilter("ignore")
         from tqdm.auto import tqdm
 
@@ -98,9 +109,13 @@ def _default_threads(profile: str) -> int:
         try:
             n = int(env)
         except ValueError:
-            raise ValueError(f"{ENV_THREADS} must be a positive integer, got {env!r}") from None
+            raise ValueError(
+                f"{ENV_THREADS} must be a positive integer, got {env!r}"
+            ) from None
         if n < 1:
-            raise ValueError(f"{ENV_THREADS} must be a positive integer, got {env!r}")
+            raise ValueError(
+                f"{ENV_THREADS} must be a positive integer, got {env!r}"
+            )
         return n
     cores = os.cpu_count() or 1
     # quick and book run small models: a second thread gains little and stalls badly when the
@@ -109,7 +124,9 @@ def _default_threads(profile: str) -> int:
     return {"quick": 1, "book": 1, "full": cores}[profile]
 
 
-def _resolve_device(device: str | torch.device | None, profile: str) -> torch.device:
+def _resolve_device(
+    device: str | torch.device | None, profile: str
+) -> torch.device:
     if device is None or device == "":
         device = os.environ.get(ENV_DEVICE) or None
     if device is None:
@@ -120,13 +137,20 @@ def _resolve_device(device: str | torch.device | None, profile: str) -> torch.de
     try:
         dev = torch.device(wanted)
     except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'") from None
+        raise ValueError(
+            f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         if device is not None:
-            warnings.warn(f"device {wanted!r} requested but CUDA is not available: using the CPU", stacklevel=3)
+            warnings.warn(
+                f"device {wanted!r} requested but CUDA is not available: using the CPU",
+                stacklevel=3,
+            )
         dev = torch.device("cpu")
     if dev.type not in {"cpu", "cuda", "mps"}:
-        raise ValueError(f"unsupported device {dev}: expected 'cpu', 'cuda' or 'mps'")
+        raise ValueError(
+            f"unsupported device {dev}: expected 'cpu', 'cuda' or 'mps'"
+        )
     return dev
 
 
@@ -154,18 +178,34 @@ class Run:
 
     def generator(self, offset: int = 0) -> torch.Generator:
         """A fresh CPU ``torch.Generator`` seeded with ``seed + offset`` (for explicit, local RNG use)."""
-        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
-            raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
+        if (
+            isinstance(offset, bool)
+            or not isinstance(offset, (int, np.integer))
+            or offset < 0
+        ):
+            raise ValueError(
+                f"offset must be a non-negative integer, got {offset!r}"
+            )
         return torch.Generator().manual_seed(self.seed + int(offset))
 
     def rng(self, offset: int = 0) -> np.random.Generator:
         """A fresh NumPy ``Generator`` seeded with ``seed + offset``."""
-        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
-            raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
+        if (
+            isinstance(offset, bool)
+            or not isinstance(offset, (int, np.integer))
+            or offset < 0
+        ):
+            raise ValueError(
+                f"offset must be a non-negative integer, got {offset!r}"
+            )
         return np.random.default_rng(self.seed + int(offset))
 
 
-def setup(profile: str | None = None, seed: int = 0, device: str | torch.device | None = None) -> Run:
+def setup(
+    profile: str | None = None,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> Run:
     """Prepare a chapter run and return its :class:`Run`.
 
     * ``profile``: ``"quick"``, ``"book"`` or ``"full"``; ``None`` reads ``$STOCHLEARN_PROFILE``,

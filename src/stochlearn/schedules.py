@@ -16,12 +16,16 @@ Introduced in {ref}`ch-ghost-batchnorm`.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["LR_RULES", "scale_regime"]
 
 #: Learning-rate rules of :func:`scale_regime`: the factor applied to ``lr0`` for ``k = B_L / B_S``.
-LR_RULES = {"sqrt": lambda k: math.sqrt(k), "linear": lambda k: k, "none": lambda k: 1.0}
+LR_RULES = {
+    "sqrt": lambda k: math.sqrt(k),
+    "linear": lambda k: k,
+    "none": lambda k: 1.0,
+}
 
 
 def _positive_int(name: str, v: object) -> int:
@@ -54,8 +58,9 @@ def scale_regime(
       rounded), so that both batch sizes make the same number of updates
       even when the last batch of an epoch is partial.
     """
-    _check_scale_args(lr0, epochs, milestones, batch_size, base_batch_size,
-                      lr_rule, n_train)
+    _check_scale_args(
+        lr0, epochs, milestones, batch_size, base_batch_size, lr_rule, n_train
+    )
     k = batch_size / base_batch_size
     lr = float(lr0 * LR_RULES[lr_rule](k))
     milestones = list(milestones)
@@ -67,22 +72,44 @@ def scale_regime(
     per_epoch_small = math.ceil(n_train / base_batch_size)
     per_epoch_large = math.ceil(n_train / batch_size)
     ratio = per_epoch_small / per_epoch_large
-    return (lr, max(1, round(epochs * ratio)),
-            [max(1, round(m * ratio)) for m in milestones])
+    return (
+        lr,
+        max(1, round(epochs * ratio)),
+        [max(1, round(m * ratio)) for m in milestones],
+    )
 
 
-def _check_scale_args(lr0: object, epochs: object, milestones: Sequence[int], batch_size: object,
-                      base_batch_size: object, lr_rule: object, n_train: object) -> None:
-    if not (isinstance(lr0, (int, float)) and not isinstance(lr0, bool) and math.isfinite(lr0) and lr0 > 0):
+def _check_scale_args(
+    lr0: object,
+    epochs: object,
+    milestones: Sequence[int],
+    batch_size: object,
+    base_batch_size: object,
+    lr_rule: object,
+    n_train: object,
+) -> None:
+    if not (
+        isinstance(lr0, (int, float))
+        and not isinstance(lr0, bool)
+        and math.isfinite(lr0)
+        and lr0 > 0
+    ):
         raise ValueError(f"lr0 must be a positive finite number, got {lr0!r}")
     epochs = _positive_int("epochs", epochs)
     _positive_int("batch_size", batch_size)
     _positive_int("base_batch_size", base_batch_size)
     if lr_rule not in LR_RULES:
-        raise ValueError(f"unknown lr_rule {lr_rule!r}: expected one of {sorted(LR_RULES)}")
+        raise ValueError(
+            f"unknown lr_rule {lr_rule!r}: expected one of {sorted(LR_RULES)}"
+        )
     ms = list(milestones)
-    if any(isinstance(m, bool) or not isinstance(m, int) or not 0 < m <= epochs for m in ms):
-        raise ValueError(f"milestones must be epochs in 1..{epochs}, got {ms!r}")
+    if any(
+        isinstance(m, bool) or not isinstance(m, int) or not 0 < m <= epochs
+        for m in ms
+    ):
+        raise ValueError(
+            f"milestones must be epochs in 1..{epochs}, got {ms!r}"
+        )
     if ms != sorted(ms):
         raise ValueError(f"milestones must be increasing, got {ms!r}")
     if n_train is not None:

@@ -22,8 +22,12 @@ class Source:
         target = inspect.unwrap(obj)
         if isinstance(target, property):
             target = target.fget
-        if not (inspect.isclass(target) or inspect.isfunction(target) or inspect.ismethod(target)
-                or inspect.ismodule(target)):
+        if not (
+            inspect.isclass(target)
+            or inspect.isfunction(target)
+            or inspect.ismethod(target)
+            or inspect.ismodule(target)
+        ):
             raise ValueError(
                 f"show() expects a class, function, method or module, got an instance of {type(obj).__name__}"
             )
@@ -31,10 +35,18 @@ class Source:
             lines, start = inspect.getsourcelines(target)
             path = inspect.getsourcefile(target)
         except (OSError, TypeError) as err:
-            raise ValueError(f"no Python source is available for {obj!r}: {err}") from None
-        self.name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
-        self.module = getattr(target, "__module__", None) or getattr(target, "__name__", "")
-        self.code = textwrap.dedent("".join(lines)).rstrip() + "\n"  # methods lose the class indent
+            raise ValueError(
+                f"no Python source is available for {obj!r}: {err}"
+            ) from None
+        self.name = getattr(
+            target, "__qualname__", getattr(target, "__name__", repr(target))
+        )
+        self.module = getattr(target, "__module__", None) or getattr(
+            target, "__name__", ""
+        )
+        self.code = (
+            textwrap.dedent("".join(lines)).rstrip() + "\n"
+        )  # methods lose the class indent
         self.first_line = max(start, 1)
         self.last_line = self.first_line + len(lines) - 1
         self.path = _display_path(path)

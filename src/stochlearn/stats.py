@@ -18,12 +18,22 @@ def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
 
     Needs at least two distinct positive ``x`` and positive ``y`` of the same length.
     """
-    x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    x, y = (
+        np.asarray(x, dtype=float).ravel(),
+        np.asarray(y, dtype=float).ravel(),
+    )
     if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}")
+        raise ValueError(
+            f"x and y must have the same length, got {x.size} and {y.size}"
+        )
     if x.size < 2 or np.unique(x).size < 2:
         raise ValueError("need at least two distinct x values")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and np.all(x > 0) and np.all(y > 0)):
+    if not (
+        np.all(np.isfinite(x))
+        and np.all(np.isfinite(y))
+        and np.all(x > 0)
+        and np.all(y > 0)
+    ):
         raise ValueError("x and y must be finite and positive")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
@@ -36,20 +46,41 @@ def crossing_point(x: np.ndarray, y: np.ndarray, level: float) -> float:
     :math:`\log x,\log y`), which is exact for :math:`y=c\,x^a`. Returns ``x[0]`` if
     ``y[0] >= level`` and NaN if ``y`` never reaches it.
     """
-    x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    x, y = (
+        np.asarray(x, dtype=float).ravel(),
+        np.asarray(y, dtype=float).ravel(),
+    )
     if x.shape != y.shape or x.size < 1:
-        raise ValueError(f"x and y must be non-empty and of the same length, got {x.size} and {y.size}")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and np.all(x > 0) and np.all(y > 0)):
+        raise ValueError(
+            f"x and y must be non-empty and of the same length, got {x.size} and {y.size}"
+        )
+    if not (
+        np.all(np.isfinite(x))
+        and np.all(np.isfinite(y))
+        and np.all(x > 0)
+        and np.all(y > 0)
+    ):
         raise ValueError("x and y must be finite and positive")
     if np.any(np.diff(x) <= 0):
         raise ValueError("x must be strictly increasing")
-    if isinstance(level, bool) or not np.isfinite(level) or level <= 0:
-        raise ValueError(f"level must be a positive finite number, got {level!r}")
+    if (
+        isinstance(level, bool)
+        or not isinstance(level, (int, float, np.integer, np.floating))
+        or not np.isfinite(level)
+        or level <= 0
+    ):
+        raise ValueError(
+            f"level must be a positive finite number, got {level!r}"
+        )
     above = np.flatnonzero(y >= level)
     if above.size == 0:
         return float("nan")
     j = int(above[0])
     if j == 0:
         return float(x[0])
-    lx, ly = np.log(x[j - 1:j + 1]), np.log(y[j - 1:j + 1])
-    return float(np.exp(lx[0] + (np.log(level) - ly[0]) * (lx[1] - lx[0]) / (ly[1] - ly[0])))
+    lx, ly = np.log(x[j - 1 : j + 1]), np.log(y[j - 1 : j + 1])
+    return float(
+        np.exp(
+            lx[0] + (np.log(level) - ly[0]) * (lx[1] - lx[0]) / (ly[1] - ly[0])
+        )
+    )

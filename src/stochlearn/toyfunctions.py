@@ -28,7 +28,9 @@ def _check(x: Tensor) -> Tensor:
     if not isinstance(x, Tensor):
         raise ValueError(f"expected a torch tensor, got {type(x).__name__}")
     if not x.is_floating_point():
-        raise ValueError(f"expected a floating-point tensor, got dtype {x.dtype}")
+        raise ValueError(
+            f"expected a floating-point tensor, got dtype {x.dtype}"
+        )
     return x
 
 
@@ -41,7 +43,9 @@ def dubey_f1(x: Tensor) -> Tensor:
 def dubey_f2(x: Tensor) -> Tensor:
     """:math:`F_2` of Dubey et al. (2019), eq. 25 (as printed: a small jump at -0.9)."""
     x = _check(x)
-    return torch.where(x <= -0.9, -40.0 * x - 35.15, x**3 + x * torch.sin(8 * x) + 0.85)
+    return torch.where(
+        x <= -0.9, -40.0 * x - 35.15, x**3 + x * torch.sin(8 * x) + 0.85
+    )
 
 
 def dubey_f3(x: Tensor) -> Tensor:

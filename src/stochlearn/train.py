@@ -9,7 +9,8 @@ run is reproducible whatever else consumed random numbers before it. Introduced 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,18 +18,29 @@ from torch import Tensor, nn
 
 from .runtime import progress
 
-__all__ = ["evaluate", "fit_classifier", "margin_residual", "max_stable_lr",
-           "overshoot", "run_1d", "sgd_track_overshoot"]
+__all__ = [
+    "evaluate",
+    "fit_classifier",
+    "margin_residual",
+    "max_stable_lr",
+    "overshoot",
+    "run_1d",
+    "sgd_track_overshoot",
+]
 
 
 def _check_xy(X: Tensor, y: Tensor, name: str = "X") -> None:
     if not isinstance(X, Tensor) or not isinstance(y, Tensor):
         raise ValueError(f"{name} and its labels must be torch tensors")
     if X.dim() < 1 or y.dim() != 1:
-        raise ValueError(f"{name} must have a first (example) dimension and the labels shape (n,), "
-                         f"got {tuple(X.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"{name} must have a first (example) dimension and the labels shape (n,), "
+            f"got {tuple(X.shape)} and {tuple(y.shape)}"
+        )
     if X.shape[0] != y.shape[0]:
-        raise ValueError(f"{name} has {X.shape[0]} rows but its labels have {y.shape[0]}")
+        raise ValueError(
+            f"{name} has {X.shape[0]} rows but its labels have {y.shape[0]}"
+        )
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty")
     if y.dtype != torch.long:
@@ -37,7 +49,9 @@ def _check_xy(X: Tensor, y: Tensor, name: str = "X") -> None:
 
 def _device_of(model: nn.Module) -> torch.device:
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     first = next(model.parameters(), None)
     if first is None:
         raise ValueError("model has no parameters")
@@ -45,8 +59,13 @@ def _device_of(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, X: Tensor, y: Tensor, batch_size: int = 1024,
-             loss_fn: Callable[[Tensor, Tensor], Tensor] = nn.functional.cross_entropy) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    batch_size: int = 1024,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] = nn.functional.cross_entropy,
+) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``(X, y)``, in eval mode (the mode is restored)."""
     _check_xy(X, y)
     device = _device_of(model)
@@ -54,7 +73,10 @@ def evaluate(model: nn.Module, X: Tensor, y: Tensor, batch_size: int = 1024,
     model.eval()
     total, correct = 0.0, 0
     for i in range(0, X.shape[0], batch_size):
-        xb, yb = X[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+        xb, yb = (
+            X[i : i + batch_size].to(device),
+            y[i : i + batch_size].to(device),
+        )
         out = model(xb)
         total += float(loss_fn(out, yb, reduction="sum"))
         correct += int((out.argmax(1) == yb).sum())
@@ -74,8 +96,12 @@ def fit_classifier(
     X_test: Tensor | None = None,
     y_test: Tensor | None = None,
     loss_fn: Callable[[Tensor, Tensor], Tensor] = nn.functional.cross_entropy,
-    callback: Callable[[int, nn.Module, torch.optim.Optimizer], dict[str, float] | None] | None = None,
-    step_callback: Callable[[int, nn.Module, torch.optim.Optimizer], None] | None = None,
+    callback: Callable[
+        [int, nn.Module, torch.optim.Optimizer], dict[str, float] | None
+    ]
+    | None = None,
+    step_callback: Callable[[int, nn.Module, torch.optim.Optimizer], None]
+    | None = None,
     batch_callback: Callable[[Tensor, nn.Module], None] | None = None,
     scheduler: Any = None,
     clip_grad_norm: float | None = None,
@@ -102,34 +128,52 @@ def fit_classifier(
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"batch_size must be a positive integer, got {batch_size!r}"
+        )
     _check_xy(X, y)
     if (X_test is None) != (y_test is None):
         raise ValueError("give both X_test and y_test, or neither")
     if X_test is not None:
         _check_xy(X_test, y_test, "X_test")
-    if clip_grad_norm is not None and not (isinstance(clip_grad_norm, (int, float)) and clip_grad_norm > 0):
-        raise ValueError(f"clip_grad_norm must be a positive number or None, got {clip_grad_norm!r}")
+    if clip_grad_norm is not None and not (
+        isinstance(clip_grad_norm, (int, float)) and clip_grad_norm > 0
+    ):
+        raise ValueError(
+            f"clip_grad_norm must be a positive number or None, got {clip_grad_norm!r}"
+        )
     device = _device_of(model)
     if not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        raise ValueError(
+            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
     gen = torch.Generator().manual_seed(int(seed))
     n = X.shape[0]
     if not isinstance(eval_train, bool):
-        raise ValueError(f"eval_train must be True or False, got {eval_train!r}")
+        raise ValueError(
+            f"eval_train must be True or False, got {eval_train!r}"
+        )
     hist: dict[str, list[float]] = {"epoch": [], "batch_loss": []}
     if eval_train:
         hist.update(train_loss=[], train_acc=[])
     if X_test is not None:
         hist.update(test_loss=[], test_acc=[])
     step = 0
-    for epoch in progress(range(1, epochs + 1), desc=desc or type(optimizer).__name__, unit="epoch"):
+    for epoch in progress(
+        range(1, epochs + 1),
+        desc=desc or type(optimizer).__name__,
+        unit="epoch",
+    ):
         model.train()
         perm = torch.randperm(n, generator=gen)
         losses = []
         for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i : i + batch_size]
             xb, yb = X[idx].to(device), y[idx].to(device)
             if batch_callback is not None:
                 batch_callback(idx, model)
@@ -162,8 +206,13 @@ def fit_classifier(
     return hist
 
 
-def run_1d(fn: Callable[[Tensor], Tensor], opt_factory: Callable[[list[Tensor]], torch.optim.Optimizer],
-           x0: float = -1.0, iters: int = 300, set_to_none: bool = True) -> np.ndarray:
+def run_1d(
+    fn: Callable[[Tensor], Tensor],
+    opt_factory: Callable[[list[Tensor]], torch.optim.Optimizer],
+    x0: float = -1.0,
+    iters: int = 300,
+    set_to_none: bool = True,
+) -> np.ndarray:
     """Trajectory ``[x_0, x_1, ..., x_iters]`` of a scalar parameter minimising ``fn`` with a torch optimizer.
 
     ``opt_factory(params)`` builds the optimizer, e.g. ``lambda p: torch.optim.Adam(p, lr=0.1)``.
@@ -186,8 +235,13 @@ def run_1d(fn: Callable[[Tensor], Tensor], opt_factory: Callable[[list[Tensor]],
     return np.asarray(traj)
 
 
-def max_stable_lr(run: Callable[[float, int], bool], lo: float, hi: float,
-                  n_bisect: int = 10, seeds: Sequence[int] = (0, 1)) -> float:
+def max_stable_lr(
+    run: Callable[[float, int], bool],
+    lo: float,
+    hi: float,
+    n_bisect: int = 10,
+    seeds: Sequence[int] = (0, 1),
+) -> float:
     r"""The largest learning rate at which ``run(lr, seed)`` stays stable.
 
     ``run(lr, seed)`` trains with learning rate ``lr`` and returns ``True``
@@ -204,8 +258,11 @@ def max_stable_lr(run: Callable[[float, int], bool], lo: float, hi: float,
     lo, hi = float(lo), float(hi)
     if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
         raise ValueError(f"need 0 < lo < hi, got lo={lo!r}, hi={hi!r}")
-    if (isinstance(n_bisect, bool) or not isinstance(n_bisect, int)
-            or n_bisect < 0):
+    if (
+        isinstance(n_bisect, bool)
+        or not isinstance(n_bisect, int)
+        or n_bisect < 0
+    ):
         raise ValueError(f"n_bisect must be an integer >= 0, got {n_bisect!r}")
     seeds = list(seeds)
     if not seeds:
@@ -234,11 +291,18 @@ def margin_residual(f: Tensor, y: Tensor) -> Tensor:
     :math:`|r|\ge\delta` for the sampled example. Introduced in
     {ref}`ch-benign-oscillation`.
     """
-    if not isinstance(f, Tensor) or not isinstance(y, Tensor) \
-            or f.shape != y.shape:
-        raise ValueError("f and y must be tensors of the same shape, got "
-                         f"{getattr(f, 'shape', f)!r} and "
-                         f"{getattr(y, 'shape', y)!r}")
+    if (
+        not isinstance(f, Tensor)
+        or not isinstance(y, Tensor)
+        or f.shape != y.shape
+    ):
+        raise ValueError(
+            "f and y must be tensors of the same shape, got "
+            f"{getattr(f, 'shape', f)!r} and "
+            f"{getattr(y, 'shape', y)!r}"
+        )
+    if f.dtype == torch.bool or y.dtype == torch.bool:
+        raise ValueError("f and y must be numeric tensors, not boolean ones")
     return 1.0 - y * f
 
 
@@ -255,20 +319,35 @@ def overshoot(r_before: Tensor, r_after: Tensor, tol: float = 1e-3) -> Tensor:
     if not isinstance(r_before, Tensor) or not isinstance(r_after, Tensor):
         raise ValueError("r_before and r_after must be tensors")
     if r_before.shape != r_after.shape:
-        raise ValueError(f"shapes differ: {tuple(r_before.shape)} and "
-                         f"{tuple(r_after.shape)}")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) \
-            or not tol >= 0:
+        raise ValueError(
+            f"shapes differ: {tuple(r_before.shape)} and {tuple(r_after.shape)}"
+        )
+    if r_before.dtype == torch.bool or r_after.dtype == torch.bool:
+        raise ValueError("r_before and r_after must be numeric tensors")
+    if (
+        isinstance(tol, bool)
+        or not isinstance(tol, (int, float))
+        or not tol >= 0
+    ):
         raise ValueError(f"tol must be a number >= 0, got {tol!r}")
     flipped = torch.sign(r_before) * torch.sign(r_after) < 0
     return flipped & (r_after.abs() > tol)
 
 
 def sgd_track_overshoot(
-        model: nn.Module, X: Tensor, y: Tensor, lr: float, epochs: int, *,
-        batch_size: int = 1, seed: int = 0, loss: str = "square",
-        monitor: Callable[[nn.Module], dict[str, float]] | None = None,
-        tol: float = 1e-3, desc: str | None = None) -> dict[str, Any]:
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    lr: float,
+    epochs: int,
+    *,
+    batch_size: int = 1,
+    seed: int = 0,
+    loss: str = "square",
+    monitor: Callable[[nn.Module], dict[str, float]] | None = None,
+    tol: float = 1e-3,
+    desc: str | None = None,
+) -> dict[str, Any]:
     r"""Plain SGD on ±1 labels that records, at every step, whether it overshot.
 
     Each epoch visits the examples in a fresh random order, ``batch_size`` at
@@ -287,16 +366,25 @@ def sgd_track_overshoot(
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-            or batch_size < 1):
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
         raise ValueError(
-            f"batch_size must be a positive int, got {batch_size!r}")
+            f"batch_size must be a positive int, got {batch_size!r}"
+        )
     if not (isinstance(lr, (int, float)) and lr > 0 and np.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if loss not in ("square", "logistic"):
         raise ValueError(f"loss must be 'square' or 'logistic', got {loss!r}")
-    if (not isinstance(X, Tensor) or not isinstance(y, Tensor) or y.ndim != 1
-            or X.shape[0] != y.shape[0] or y.shape[0] == 0):
+    if (
+        not isinstance(X, Tensor)
+        or not isinstance(y, Tensor)
+        or y.ndim != 1
+        or X.shape[0] != y.shape[0]
+        or y.shape[0] == 0
+    ):
         raise ValueError("X and y must be tensors with the same number of rows")
     if not bool(((y == 1) | (y == -1)).all()):
         raise ValueError("labels must be +1 or -1")
@@ -322,20 +410,21 @@ def sgd_track_overshoot(
     n, diverged = X.shape[0], False
     flips = np.full((epochs, n), np.nan)
     record()
-    for epoch in progress(range(epochs), desc=desc or f"SGD lr={lr:g}",
-                          unit="epoch"):
+    for epoch in progress(
+        range(epochs), desc=desc or f"SGD lr={lr:g}", unit="epoch"
+    ):
         perm = torch.randperm(n, generator=gen)
         Xp, yp = X[perm], y[perm]  # this epoch's order
         r_before, r_after = torch.empty_like(y), torch.empty_like(y)
         for i in range(0, n, batch_size):
-            xb, yb = Xp[i:i + batch_size], yp[i:i + batch_size]
+            xb, yb = Xp[i : i + batch_size], yp[i : i + batch_size]
             f = model(xb)
             grads = torch.autograd.grad(loss_of(f, yb), params)
             with torch.no_grad():
                 for p, g in zip(params, grads):
                     p.sub_(lr * g)  # W <- W - lr * grad
-                r_before[i:i + batch_size] = margin_residual(f, yb)
-                r_after[i:i + batch_size] = margin_residual(model(xb), yb)
+                r_before[i : i + batch_size] = margin_residual(f, yb)
+                r_after[i : i + batch_size] = margin_residual(model(xb), yb)
         if not all(torch.isfinite(p).all() for p in params):
             diverged = True  # a non-finite loss leaves non-finite weights
             break
@@ -344,7 +433,7 @@ def sgd_track_overshoot(
     out: dict[str, Any] = {}
     for k, v in hist.items():
         out[k] = np.full(epochs + 1, np.nan)
-        out[k][:len(v)] = v
+        out[k][: len(v)] = v
     out["flips"], out["overshoot"] = flips, flips.mean(axis=1)
     out["diverged"] = diverged
     return out

@@ -53,9 +53,18 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield b
         b.close()
 
@@ -100,7 +109,8 @@ def test_intro_shows_the_map_with_a_link_to_every_chapter(browser, server):
     svg = page.locator("svg.sl-map")
     assert svg.count() == 1 and svg.bounding_box()["height"] > 300, "the map of the book is missing"
     links = page.eval_on_selector_all(  # SVG links are relative: resolve them against the page
-        "svg.sl-map a.sl-map-node", "els => els.map(e => new URL(e.href.baseVal, document.baseURI).href)")
+        "svg.sl-map a.sl-map-node", "els => els.map(e => new URL(e.href.baseVal, document.baseURI).href)"
+    )
     want = [f"{server}/{ch.docname}.html" for ch in chapters()]
     assert sorted(links) == sorted(want), (links, want)
     for url in links:
@@ -139,7 +149,7 @@ class _Links(HTMLParser):
                 self.links.append(a[key])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parse(path: Path) -> _Links:
     p = _Links()
     p.feed(path.read_text(encoding="utf-8", errors="replace"))
@@ -175,8 +185,12 @@ def test_intro_has_the_map_of_the_book(browser, server, mode):
     assert page.evaluate("document.documentElement.dataset.theme") == mode
     assert page.locator("svg.sl-map").count() == 1, "the map of the book is missing from the intro"
     assert page.locator("svg.sl-map .sl-map-group").count() == 7, "the map shows one group per part"
-    links = dict(page.eval_on_selector_all(
-        "svg.sl-map a.sl-map-node", "els => els.map(e => [e.dataset.slug, e.href.baseVal || e.getAttribute('href')])"))
+    links = dict(
+        page.eval_on_selector_all(
+            "svg.sl-map a.sl-map-node",
+            "els => els.map(e => [e.dataset.slug, e.href.baseVal || e.getAttribute('href')])",
+        )
+    )
     for ch in chapters():
         assert ch.slug in links, f"{ch.slug} is not a node of the map"
         target = (SITE / PAGES["intro"]).parent / unquote(urlsplit(links[ch.slug]).path)

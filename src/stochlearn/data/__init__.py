@@ -13,14 +13,29 @@ import hashlib
 import os
 import tarfile
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["slabs", "augment", "Split", "digits_split", "digits_parity", "make_depleted_sign", "make_feature_noise_patches", "add_opposing_signal", "data_dir", "file_digest", "download", "cifar10", "CIFAR10_CLASSES"]
+__all__ = [
+    "slabs",
+    "augment",
+    "Split",
+    "digits_split",
+    "digits_parity",
+    "make_depleted_sign",
+    "make_feature_noise_patches",
+    "add_opposing_signal",
+    "data_dir",
+    "file_digest",
+    "download",
+    "cifar10",
+    "CIFAR10_CLASSES",
+]
 
 ENV_DATA = "STOCHLEARN_DATA"
 
@@ -42,29 +57,50 @@ class Split(NamedTuple):
         return int(torch.cat([self.y_train, self.y_test]).max()) + 1
 
 
-def digits_split(test_size: float = 0.3, seed: int = 0, flat: bool = True) -> Split:
+def digits_split(
+    test_size: float = 0.3, seed: int = 0, flat: bool = True
+) -> Split:
     """scikit-learn's 8×8 handwritten digits (1,797 images, 10 classes), pixels scaled to [0, 1].
 
     The split is stratified by class, so both halves keep the class proportions, and depends only
     on ``seed`` (``random_state`` of :func:`sklearn.model_selection.train_test_split`). With
     ``flat=False`` images have shape ``(n, 1, 8, 8)`` for convolutional nets.
     """
-    if not isinstance(test_size, (int, float)) or isinstance(test_size, bool) or not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if (
+        not isinstance(test_size, (int, float))
+        or isinstance(test_size, bool)
+        or not 0.0 < test_size < 1.0
+    ):
+        raise ValueError(
+            f"test_size must be a fraction in (0, 1), got {test_size!r}"
+        )
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer))
+        or seed < 0
+    ):
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, stratify=y, random_state=int(seed))
+    Xtr, Xte, ytr, yte = train_test_split(
+        X, y, test_size=test_size, stratify=y, random_state=int(seed)
+    )
     if not flat:
         Xtr, Xte = Xtr.reshape(-1, 1, 8, 8), Xte.reshape(-1, 1, 8, 8)
-    return Split(torch.from_numpy(Xtr), torch.from_numpy(Xte), torch.from_numpy(ytr).long(), torch.from_numpy(yte).long())
+    return Split(
+        torch.from_numpy(Xtr),
+        torch.from_numpy(Xte),
+        torch.from_numpy(ytr).long(),
+        torch.from_numpy(yte).long(),
+    )
 
 
-def digits_parity(P: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def digits_parity(
+    P: int, seed: int = 0
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     r"""The digits as a parity task: ``P`` training images, the other ``1797 - P`` for testing.
 
     Labels are :math:`+1` for even digits and :math:`-1` for odd ones (the official code's
@@ -73,9 +109,19 @@ def digits_parity(P: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor
     training points are a random subset fixed by ``seed``. Returns float32
     ``(X_train, y_train, X_test, y_test)``. Introduced in {ref}`ch-sgd-noise-regimes`.
     """
-    if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or not 2 <= P <= 1787:
-        raise ValueError(f"P must be an integer in [2, 1787] (10 digits are kept for testing), got {P!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if (
+        isinstance(P, bool)
+        or not isinstance(P, (int, np.integer))
+        or not 2 <= P <= 1787
+    ):
+        raise ValueError(
+            f"P must be an integer in [2, 1787] (10 digits are kept for testing), got {P!r}"
+        )
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer))
+        or seed < 0
+    ):
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     from sklearn.datasets import load_digits
 
@@ -88,9 +134,14 @@ def digits_parity(P: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor
     return t(X[tr]), t(y[tr]), t(X[te]), t(y[te])
 
 
-def make_depleted_sign(P: int, d: int, chi: float = 0.0,
-                       rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    r"""Points whose density vanishes at the decision boundary as :math:`|x_1|^\chi`; labels :math:`y=\mathrm{sign}(x_1)`.
+def make_depleted_sign(
+    P: int,
+    d: int,
+    chi: float = 0.0,
+    rng: np.random.Generator | int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Points whose density vanishes at the decision boundary as :math:`|x_1|^\chi`;
+    labels :math:`y=\mathrm{sign}(x_1)`.
 
     The first coordinate has density :math:`\rho(x_1)\propto|x_1|^{\chi}e^{-x_1^2/2}`, drawn
     as a random sign times :math:`\sqrt{2G}` with :math:`G\sim\mathrm{Gamma}((\chi+1)/2)`;
@@ -102,10 +153,18 @@ def make_depleted_sign(P: int, d: int, chi: float = 0.0,
     for name, v in (("P", P), ("d", d)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if isinstance(chi, bool) or not isinstance(chi, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(chi) or chi <= -1:
+    if (
+        isinstance(chi, bool)
+        or not isinstance(chi, (int, float, np.integer, np.floating))
+        or not np.isfinite(chi)
+        or chi <= -1
+    ):
         raise ValueError(f"chi must be a finite number > -1, got {chi!r}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = (
+        rng
+        if isinstance(rng, np.random.Generator)
+        else np.random.default_rng(rng)
+    )
     X = rng.standard_normal((P, d))
     x1 = np.sqrt(2.0 * rng.gamma((float(chi) + 1.0) / 2.0, size=P))
     X[:, 0] = np.where(rng.random(P) < 0.5, -x1, x1)
@@ -113,11 +172,16 @@ def make_depleted_sign(P: int, d: int, chi: float = 0.0,
     return X, y
 
 
-def make_feature_noise_patches(n: int, d: int = 200, rho: float = 0.5,
-                               weak_norm: float = 0.4, strong_norm: float = 2.0,
-                               noise_std: float = 0.25, strong: bool = True,
-                               generator: torch.Generator | int | None = None
-                               ) -> tuple[Tensor, Tensor, Tensor]:
+def make_feature_noise_patches(
+    n: int,
+    d: int = 200,
+    rho: float = 0.5,
+    weak_norm: float = 0.4,
+    strong_norm: float = 2.0,
+    noise_std: float = 0.25,
+    strong: bool = True,
+    generator: torch.Generator | int | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
     r"""Feature–noise patches: a weak feature everywhere, a strong one in some.
 
     Each example has three patches of dimension ``d`` and a label
@@ -141,14 +205,22 @@ def make_feature_noise_patches(n: int, d: int = 200, rho: float = 0.5,
         raise ValueError(f"d must be an integer >= 3, got {d!r}")
     if not 0.0 <= float(rho) <= 1.0:
         raise ValueError(f"rho must be in [0, 1], got {rho!r}")
-    for name, v in (("weak_norm", weak_norm), ("strong_norm", strong_norm),
-                    ("noise_std", noise_std)):
+    for name, v in (
+        ("weak_norm", weak_norm),
+        ("strong_norm", strong_norm),
+        ("noise_std", noise_std),
+    ):
         if not (np.isfinite(v) and v >= 0):
             raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
-    gen = (generator if isinstance(generator, torch.Generator)
-           else torch.Generator().manual_seed(
-               int(generator) if generator is not None else
-               int(torch.randint(2 ** 31, ()))))
+    gen = (
+        generator
+        if isinstance(generator, torch.Generator)
+        else torch.Generator().manual_seed(
+            int(generator)
+            if generator is not None
+            else int(torch.randint(2**31, ()))
+        )
+    )
     n = int(n)
     y = torch.randint(0, 2, (n,), generator=gen).float() * 2 - 1
     b = torch.rand(n, generator=gen) < float(rho)
@@ -161,9 +233,15 @@ def make_feature_noise_patches(n: int, d: int = 200, rho: float = 0.5,
     return X, y, b
 
 
-def add_opposing_signal(X: Tensor, y: Tensor, classes: Sequence[int] = (3, 8),
-                        frac: float = 0.15, magnitude: float = 12.0,
-                        k: int = 4, seed: int = 0) -> tuple[Tensor, Tensor]:
+def add_opposing_signal(
+    X: Tensor,
+    y: Tensor,
+    classes: Sequence[int] = (3, 8),
+    frac: float = 0.15,
+    magnitude: float = 12.0,
+    k: int = 4,
+    seed: int = 0,
+) -> tuple[Tensor, Tensor]:
     r"""Plant an *opposing signal*: one large feature shared by several classes.
 
     Appends ``k`` columns to ``X``. For each class ``classes[j]`` a random
@@ -185,20 +263,32 @@ def add_opposing_signal(X: Tensor, y: Tensor, classes: Sequence[int] = (3, 8),
     """
     if not isinstance(X, Tensor) or X.dim() != 2 or not X.is_floating_point():
         raise ValueError("X must be a 2-D floating-point tensor (n, d)")
-    if (not isinstance(y, Tensor) or y.dim() != 1 or y.dtype != torch.long
-            or y.shape[0] != X.shape[0]):
+    if (
+        not isinstance(y, Tensor)
+        or y.dim() != 1
+        or y.dtype != torch.long
+        or y.shape[0] != X.shape[0]
+    ):
         raise ValueError("y must be an int64 tensor of shape (n,) matching X")
-    if (not isinstance(classes, (list, tuple)) or not classes
-            or any(isinstance(c, bool) or not isinstance(c, (int, np.integer))
-                   for c in classes)
-            or len(set(int(c) for c in classes)) != len(classes)):
-        raise ValueError(f"classes must be a non-empty list of distinct "
-                         f"class labels, got {classes!r}")
+    if (
+        not isinstance(classes, (list, tuple))
+        or not classes
+        or any(
+            isinstance(c, bool) or not isinstance(c, (int, np.integer))
+            for c in classes
+        )
+        or len(set(int(c) for c in classes)) != len(classes)
+    ):
+        raise ValueError(
+            f"classes must be a non-empty list of distinct "
+            f"class labels, got {classes!r}"
+        )
     if not (isinstance(frac, (int, float)) and 0.0 < float(frac) <= 1.0):
         raise ValueError(f"frac must be in (0, 1], got {frac!r}")
     if not (isinstance(magnitude, (int, float)) and np.isfinite(magnitude)):
-        raise ValueError(f"magnitude must be a finite number, "
-                         f"got {magnitude!r}")
+        raise ValueError(
+            f"magnitude must be a finite number, got {magnitude!r}"
+        )
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -209,8 +299,10 @@ def add_opposing_signal(X: Tensor, y: Tensor, classes: Sequence[int] = (3, 8),
         members = torch.nonzero(y.cpu() == int(c)).flatten()
         n_pick = int(float(frac) * members.numel())
         if n_pick == 0:
-            raise ValueError(f"class {c} has {members.numel()} examples: "
-                             f"frac={frac} of them picks none")
+            raise ValueError(
+                f"class {c} has {members.numel()} examples: "
+                f"frac={frac} of them picks none"
+            )
         order = torch.randperm(members.numel(), generator=gen)
         group[members[order[:n_pick]]] = j + 1
     extra = torch.zeros(X.shape[0], int(k), dtype=X.dtype, device=X.device)
@@ -220,16 +312,23 @@ def add_opposing_signal(X: Tensor, y: Tensor, classes: Sequence[int] = (3, 8),
 
 # --- optional downloads ---------------------------------------------------------------------------
 
+
 def data_dir() -> Path:
     """Where optional datasets live: ``$STOCHLEARN_DATA``, else ``~/.cache/stochlearn``."""
-    return Path(os.environ.get(ENV_DATA) or Path.home() / ".cache" / "stochlearn").expanduser()
+    return Path(
+        os.environ.get(ENV_DATA) or Path.home() / ".cache" / "stochlearn"
+    ).expanduser()
 
 
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     """Hex digest of a file (``"sha256"`` or ``"md5"``), read in chunks."""
     if algorithm not in {"sha256", "md5"}:
-        raise ValueError(f"unknown checksum algorithm {algorithm!r}: expected 'sha256' or 'md5'")
-    if not isinstance(path, (str, os.PathLike)):  # open(0) would read standard input
+        raise ValueError(
+            f"unknown checksum algorithm {algorithm!r}: expected 'sha256' or 'md5'"
+        )
+    if not isinstance(
+        path, (str, os.PathLike)
+    ):  # open(0) would read standard input
         raise ValueError(f"path must be a file path, got {type(path).__name__}")
     h = hashlib.new(algorithm)
     with open(path, "rb") as fh:
@@ -238,7 +337,13 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
-def download(url: str, dest: str | os.PathLike, checksum: str, algorithm: str = "sha256", timeout: float = 60) -> Path:
+def download(
+    url: str,
+    dest: str | os.PathLike,
+    checksum: str,
+    algorithm: str = "sha256",
+    timeout: float = 60,
+) -> Path:
     """Download ``url`` to ``dest`` unless a file with the right checksum is already there.
 
     The file is written under a temporary name and moved into place only once its checksum
@@ -251,7 +356,10 @@ def download(url: str, dest: str | os.PathLike, checksum: str, algorithm: str = 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:  # noqa: S310
+        with (
+            urllib.request.urlopen(url, timeout=timeout) as resp,
+            open(tmp, "wb") as out,
+        ):  # noqa: S310
             for chunk in iter(lambda: resp.read(1 << 20), b""):
                 out.write(chunk)
     except OSError as err:
@@ -262,7 +370,9 @@ def download(url: str, dest: str | os.PathLike, checksum: str, algorithm: str = 
     got = file_digest(tmp, algorithm)
     if got != checksum:
         tmp.unlink(missing_ok=True)
-        raise ValueError(f"checksum mismatch for {url}: expected {algorithm} {checksum}, got {got}")
+        raise ValueError(
+            f"checksum mismatch for {url}: expected {algorithm} {checksum}, got {got}"
+        )
     tmp.replace(dest)
     return dest
 
@@ -270,7 +380,18 @@ def download(url: str, dest: str | os.PathLike, checksum: str, algorithm: str = 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 #: The publisher gives an MD5 sum for the archive, so that is what we verify.
 CIFAR10_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 _CIFAR_DIR = "cifar-10-batches-bin"
 _CIFAR_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
 _CIFAR_TEST = ["test_batch.bin"]
@@ -281,17 +402,25 @@ def _read_cifar_bin(paths: list[Path]) -> tuple[Tensor, Tensor]:
     for p in paths:
         raw = np.fromfile(p, dtype=np.uint8)
         if raw.size % 3073:
-            raise ValueError(f"{p} is not a CIFAR-10 binary batch (size {raw.size} is not a multiple of 3073)")
+            raise ValueError(
+                f"{p} is not a CIFAR-10 binary batch (size {raw.size} is not a multiple of 3073)"
+            )
         rows.append(raw.reshape(-1, 3073))
     data = np.concatenate(rows)
     y = torch.from_numpy(data[:, 0].astype(np.int64))
     if int(y.max()) > 9:
         raise ValueError("CIFAR-10 labels must be in 0..9")
-    X = torch.from_numpy(data[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0)
+    X = torch.from_numpy(
+        data[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0
+    )
     return X, y
 
 
-def cifar10(root: str | os.PathLike | None = None, download_ok: bool = False, md5: str = CIFAR10_MD5) -> Split:
+def cifar10(
+    root: str | os.PathLike | None = None,
+    download_ok: bool = False,
+    md5: str = CIFAR10_MD5,
+) -> Split:
     """CIFAR-10 (binary version) as a :class:`Split` of ``(n, 3, 32, 32)`` images in [0, 1].
 
     Looks for ``<root>/cifar-10-batches-bin/``, else for the archive ``<root>/cifar-10-binary.tar.gz``
@@ -311,7 +440,9 @@ def cifar10(root: str | os.PathLike | None = None, download_ok: bool = False, md
             download(CIFAR10_URL, archive, md5, algorithm="md5")
         got = file_digest(archive, "md5")
         if got != md5:
-            raise ValueError(f"checksum mismatch for {archive}: expected md5 {md5}, got {got}")
+            raise ValueError(
+                f"checksum mismatch for {archive}: expected md5 {md5}, got {got}"
+            )
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(root, filter="data")
     X_train, y_train = _read_cifar_bin([folder / f for f in _CIFAR_TRAIN])
@@ -319,5 +450,8 @@ def cifar10(root: str | os.PathLike | None = None, download_ok: bool = False, md
     return Split(X_train, X_test, y_train, y_test)
 
 
-from . import slabs  # noqa: E402  (the slab datasets; NumPy and torch only)
-from . import augment  # noqa: E402  (image augmentations; torch only)
+# the data sets' own modules, after the helpers they import from here
+from . import (  # noqa: E402
+    augment,  # image augmentations; torch only
+    slabs,  # the slab datasets; NumPy and torch only
+)

@@ -31,18 +31,24 @@ def add_noise(x: Tensor, sigma: float, generator: torch.Generator) -> Tensor:
     """``x`` plus Gaussian noise of standard deviation ``sigma``."""
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise ValueError("x must be a float tensor")
-    if not isinstance(sigma, (int, float)) or isinstance(sigma, bool) \
-            or not sigma >= 0:
+    if (
+        not isinstance(sigma, (int, float))
+        or isinstance(sigma, bool)
+        or not sigma >= 0
+    ):
         raise ValueError(f"sigma must be a number >= 0, got {sigma!r}")
     if not isinstance(generator, torch.Generator):
         raise ValueError("generator must be a torch.Generator")
-    return x + sigma * torch.randn(x.shape, generator=generator,
-                                   dtype=x.dtype)
+    return x + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype)
 
 
-def random_affine(x: Tensor, generator: torch.Generator,
-                  max_rot_deg: float = 15.0, max_shift: float = 0.375,
-                  noise: float = 0.1) -> Tensor:
+def random_affine(
+    x: Tensor,
+    generator: torch.Generator,
+    max_rot_deg: float = 15.0,
+    max_shift: float = 0.375,
+    noise: float = 0.1,
+) -> Tensor:
     """A random rotation and shift of every image, then Gaussian noise.
 
     ``max_shift`` is in units of the half-width (``affine_grid``'s
@@ -60,8 +66,13 @@ def random_affine(x: Tensor, generator: torch.Generator,
     u = torch.rand(n, 3, generator=generator, dtype=x.dtype) * 2 - 1
     angle = u[:, 0] * math.radians(max_rot_deg)
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([torch.stack([cos, -sin, u[:, 1] * max_shift], 1),
-                         torch.stack([sin, cos, u[:, 2] * max_shift], 1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin, u[:, 1] * max_shift], 1),
+            torch.stack([sin, cos, u[:, 2] * max_shift], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
     return add_noise(out, noise, generator)

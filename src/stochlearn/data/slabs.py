@@ -35,16 +35,23 @@ to 1/2 if it relies on :math:`S` alone, and stays at 1 if it ignores
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["FEATURES", "SlabData", "slab_width", "slab_label",
-           "make_slab_dataset", "randomize_coordinates", "shift_feature",
-           "random_rotation"]
+__all__ = [
+    "FEATURES",
+    "SlabData",
+    "slab_width",
+    "slab_label",
+    "make_slab_dataset",
+    "randomize_coordinates",
+    "shift_feature",
+    "random_rotation",
+]
 
 #: The feature kinds a slab dataset is built from.
 FEATURES = ("lin", "slab3", "slab5", "slab7", "noise")
@@ -82,10 +89,14 @@ def _check_margin(k: int, margin: float) -> None:
     if isinstance(k, bool) or k not in _SLAB_PROBS:
         raise ValueError(f"k must be 3, 5 or 7 slabs, got {k!r}")
     top = 1 / (k - 1)
-    if (isinstance(margin, bool) or not isinstance(margin, (int, float))
-            or not 0 < margin < top):
-        raise ValueError(f"margin must lie in (0, {top:.3g}) for a "
-                         f"{k}-slab, got {margin!r}")
+    if (
+        isinstance(margin, bool)
+        or not isinstance(margin, (int, float))
+        or not 0 < margin < top
+    ):
+        raise ValueError(
+            f"margin must lie in (0, {top:.3g}) for a {k}-slab, got {margin!r}"
+        )
 
 
 def slab_width(k: int, margin: float) -> float:
@@ -103,13 +114,18 @@ def slab_label(z: np.ndarray | Tensor, k: int, margin: float) -> np.ndarray:
     """
     w = slab_width(k, margin)
     z = np.abs(np.asarray(z, dtype=np.float64))
-    cuts = np.array([(j - 0.5) * w + (2 * j - 1) * margin
-                     for j in range(1, (k - 1) // 2 + 1)])
+    cuts = np.array(
+        [
+            (j - 0.5) * w + (2 * j - 1) * margin
+            for j in range(1, (k - 1) // 2 + 1)
+        ]
+    )
     return (np.searchsorted(cuts, z) % 2).astype(np.int64)
 
 
-def _sample_slab(y: np.ndarray, k: int, margin: float,
-                 rng: np.random.Generator) -> np.ndarray:
+def _sample_slab(
+    y: np.ndarray, k: int, margin: float, rng: np.random.Generator
+) -> np.ndarray:
     """One k-slab coordinate for the labels ``y``."""
     w = slab_width(k, margin)
     n = len(y)
@@ -137,13 +153,19 @@ def random_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _is_fraction(p: object) -> bool:
-    return (not isinstance(p, bool) and isinstance(p, (int, float))
-            and 0 <= p <= 1)
+    return (
+        not isinstance(p, bool) and isinstance(p, (int, float)) and 0 <= p <= 1
+    )
 
 
-def make_slab_dataset(n: int, spec: Sequence[str], margin: float = 0.1,
-                      lin_noise: float = 0.0, rotate: bool = True,
-                      seed: int = 0) -> SlabData:
+def make_slab_dataset(
+    n: int,
+    spec: Sequence[str],
+    margin: float = 0.1,
+    lin_noise: float = 0.0,
+    rotate: bool = True,
+    seed: int = 0,
+) -> SlabData:
     r"""Sample LMS / MS slab data (Shah et al. 2020), randomly rotated.
 
     ``spec`` lists one feature kind per coordinate, from :data:`FEATURES`:
@@ -155,20 +177,25 @@ def make_slab_dataset(n: int, spec: Sequence[str], margin: float = 0.1,
     :math:`\hat{\mathrm L}`MS datasets), while every slab stays fully
     predictive. With ``rotate=False`` the rotation is the identity.
     """
-    if (isinstance(n, bool) or not isinstance(n, (int, np.integer))
-            or n < 2):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    if (isinstance(spec, str) or not isinstance(spec, Sequence)
-            or len(spec) == 0):
-        raise ValueError(f"spec must be a non-empty list of feature kinds, "
-                         f"got {spec!r}")
+    if (
+        isinstance(spec, str)
+        or not isinstance(spec, Sequence)
+        or len(spec) == 0
+    ):
+        raise ValueError(
+            f"spec must be a non-empty list of feature kinds, got {spec!r}"
+        )
     bad = [s for s in spec if s not in FEATURES]
     if bad:
-        raise ValueError(f"unknown feature kinds {bad}: expected some of "
-                         f"{FEATURES}")
+        raise ValueError(
+            f"unknown feature kinds {bad}: expected some of {FEATURES}"
+        )
     if not _is_fraction(lin_noise):
-        raise ValueError(f"lin_noise must be a fraction in [0, 1], "
-                         f"got {lin_noise!r}")
+        raise ValueError(
+            f"lin_noise must be a fraction in [0, 1], got {lin_noise!r}"
+        )
     for kind in set(spec) - {"lin", "noise"}:
         _check_margin(int(kind[4:]), margin)
     _check_margin(3, margin)  # 0 < m < 1/2, also for the linear coordinate
@@ -190,31 +217,39 @@ def make_slab_dataset(n: int, spec: Sequence[str], margin: float = 0.1,
     d = len(spec)
     R = random_rotation(d, rng) if rotate else np.eye(d)
     X = torch.tensor(Z @ R, dtype=torch.float32)
-    return SlabData(X, torch.tensor(y, dtype=torch.int64), R, tuple(spec),
-                    float(margin))
+    return SlabData(
+        X, torch.tensor(y, dtype=torch.int64), R, tuple(spec), float(margin)
+    )
 
 
 def _is_index(c: object, d: int) -> bool:
-    return (not isinstance(c, bool) and isinstance(c, (int, np.integer))
-            and 0 <= c < d)
+    return (
+        not isinstance(c, bool)
+        and isinstance(c, (int, np.integer))
+        and 0 <= c < d
+    )
 
 
-def _rotation_for(X: Tensor, R: np.ndarray | Tensor,
-                  dtype: torch.dtype | None) -> Tensor:
+def _rotation_for(
+    X: Tensor, R: np.ndarray | Tensor, dtype: torch.dtype | None
+) -> Tensor:
     """``R`` as a tensor, after checking that it fits the inputs ``X``."""
     if not isinstance(X, Tensor) or X.dim() != 2:
-        raise ValueError(f"X must be a 2-D tensor of inputs, "
-                         f"got {type(X).__name__}")
+        raise ValueError(
+            f"X must be a 2-D tensor of inputs, got {type(X).__name__}"
+        )
     R = torch.as_tensor(np.asarray(R), dtype=dtype)
     d = X.shape[1]
     if R.shape != (d, d):
-        raise ValueError(f"R must be a {d} x {d} rotation, "
-                         f"got shape {tuple(R.shape)}")
+        raise ValueError(
+            f"R must be a {d} x {d} rotation, got shape {tuple(R.shape)}"
+        )
     return R
 
 
-def randomize_coordinates(X: Tensor, R: np.ndarray | Tensor,
-                          coords: Sequence[int], seed: int = 0) -> Tensor:
+def randomize_coordinates(
+    X: Tensor, R: np.ndarray | Tensor, coords: Sequence[int], seed: int = 0
+) -> Tensor:
     r"""Permute chosen features across the examples (S-randomization).
 
     :math:`\tilde x^{(S)}=\Pi_S(\tilde xR^\top)\,R`: rotate back to the
@@ -229,8 +264,9 @@ def randomize_coordinates(X: Tensor, R: np.ndarray | Tensor,
     d = X.shape[1]
     coords = list(coords)
     if any(not _is_index(c, d) for c in coords):
-        raise ValueError(f"coords must be feature indices in [0, {d}), "
-                         f"got {coords!r}")
+        raise ValueError(
+            f"coords must be feature indices in [0, {d}), got {coords!r}"
+        )
     gen = torch.Generator().manual_seed(int(seed))
     perm = torch.randperm(X.shape[0], generator=gen)
     Z = X.double() @ R.T  # the features
@@ -238,8 +274,9 @@ def randomize_coordinates(X: Tensor, R: np.ndarray | Tensor,
     return (Z @ R).to(X.dtype)
 
 
-def shift_feature(X: Tensor, R: np.ndarray | Tensor, feature: int,
-                  amount: Tensor | float) -> Tensor:
+def shift_feature(
+    X: Tensor, R: np.ndarray | Tensor, feature: int, amount: Tensor | float
+) -> Tensor:
     r"""Move inputs along one feature's direction in input space.
 
     Feature :math:`j` of :math:`\tilde x=zR` lies along the row
@@ -250,12 +287,15 @@ def shift_feature(X: Tensor, R: np.ndarray | Tensor, feature: int,
     R = _rotation_for(X, R, X.dtype if isinstance(X, Tensor) else None)
     d = X.shape[1]
     if not _is_index(feature, d):
-        raise ValueError(f"feature must be an index in [0, {d}), "
-                         f"got {feature!r}")
+        raise ValueError(
+            f"feature must be an index in [0, {d}), got {feature!r}"
+        )
     a = torch.as_tensor(amount, dtype=X.dtype)
     if a.dim() > 1 or (a.dim() == 1 and a.shape[0] != X.shape[0]):
-        raise ValueError(f"amount must be a number or one per example, "
-                         f"got shape {tuple(a.shape)}")
+        raise ValueError(
+            f"amount must be a number or one per example, "
+            f"got shape {tuple(a.shape)}"
+        )
     if not torch.isfinite(a).all():
         raise ValueError("amount must be finite")
     direction = R[feature]  # e_j R, a unit vector

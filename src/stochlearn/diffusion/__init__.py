@@ -15,22 +15,76 @@ Every function takes ``score_fn(x, t)`` with ``t`` of shape ``(batch,)`` and exp
 the samplers with their own score functions and SDEs.
 """
 
-from .likelihood import bits_per_dim, exact_divergence, hutchinson_divergence, pf_ode_drift, pf_ode_nll
+from .likelihood import (
+    bits_per_dim,
+    exact_divergence,
+    hutchinson_divergence,
+    pf_ode_drift,
+    pf_ode_nll,
+)
 from .losses import dsm_loss
-from .metrics import mode_balance, mode_blur_ratio, mode_counts, sliced_wasserstein
+from .metrics import (
+    mode_balance,
+    mode_blur_ratio,
+    mode_counts,
+    sliced_wasserstein,
+)
 from .nets import FourierFeatures, TimeMLP
-from .samplers import (CORRECTORS, PREDICTORS, euler_maruyama_step, langevin_step, langevin_step_size, ode_sample,
-                       pc_sample, reverse_diffusion_step, time_grid)
-from .sde import SDE, VESDE, VPSDE, ReverseSDE, ScoreFn, TorchSDE, bcast, subVPSDE
+from .samplers import (
+    CORRECTORS,
+    PREDICTORS,
+    euler_maruyama_step,
+    langevin_step,
+    langevin_step_size,
+    ode_sample,
+    pc_sample,
+    reverse_diffusion_step,
+    time_grid,
+)
+from .sde import (
+    SDE,
+    VESDE,
+    VPSDE,
+    ReverseSDE,
+    ScoreFn,
+    TorchSDE,
+    bcast,
+    subVPSDE,
+)
 from .toy2d import Checkerboard, GaussianMixture, GaussianRing, two_moons
 
 __all__ = [
-    "SDE", "VESDE", "VPSDE", "subVPSDE", "ReverseSDE", "TorchSDE", "ScoreFn", "bcast",
+    "SDE",
+    "VESDE",
+    "VPSDE",
+    "subVPSDE",
+    "ReverseSDE",
+    "TorchSDE",
+    "ScoreFn",
+    "bcast",
     "dsm_loss",
-    "pc_sample", "ode_sample", "langevin_step", "langevin_step_size", "euler_maruyama_step",
-    "reverse_diffusion_step", "PREDICTORS", "CORRECTORS", "time_grid",
-    "pf_ode_nll", "pf_ode_drift", "exact_divergence", "hutchinson_divergence", "bits_per_dim",
-    "TimeMLP", "FourierFeatures",
-    "GaussianMixture", "GaussianRing", "Checkerboard", "two_moons",
-    "mode_blur_ratio", "mode_balance", "mode_counts", "sliced_wasserstein",
+    "pc_sample",
+    "ode_sample",
+    "langevin_step",
+    "langevin_step_size",
+    "euler_maruyama_step",
+    "reverse_diffusion_step",
+    "PREDICTORS",
+    "CORRECTORS",
+    "time_grid",
+    "pf_ode_nll",
+    "pf_ode_drift",
+    "exact_divergence",
+    "hutchinson_divergence",
+    "bits_per_dim",
+    "TimeMLP",
+    "FourierFeatures",
+    "GaussianMixture",
+    "GaussianRing",
+    "Checkerboard",
+    "two_moons",
+    "mode_blur_ratio",
+    "mode_balance",
+    "mode_counts",
+    "sliced_wasserstein",
 ]

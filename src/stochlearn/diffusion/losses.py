@@ -25,10 +25,16 @@ from .sde import SDE, ScoreFn, bcast
 __all__ = ["dsm_loss"]
 
 
-def dsm_loss(score_fn: ScoreFn, sde: SDE, x0: Tensor, eps: float = 1e-5,
-             weighting: str = "sigma2",
-             generator: torch.Generator | None = None, t: Tensor | None = None,
-             reduction: str = "mean") -> Tensor:
+def dsm_loss(
+    score_fn: ScoreFn,
+    sde: SDE,
+    x0: Tensor,
+    eps: float = 1e-5,
+    weighting: str = "sigma2",
+    generator: torch.Generator | None = None,
+    t: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     r"""Denoising score-matching loss, :math:`\mathrm{mean}\,
     \|\sigma_t\mathbf s_\theta(\mathbf x_t,t)+\mathbf z\|^2`.
 
@@ -40,25 +46,36 @@ def dsm_loss(score_fn: ScoreFn, sde: SDE, x0: Tensor, eps: float = 1e-5,
     _check_callable(score_fn, "score_fn")
     _check_sde(sde)
     if not isinstance(x0, Tensor) or x0.dim() < 2:
-        raise ValueError("x0 must be a batch tensor of shape (B, ...) "
-                         "with at least 2 dimensions")
+        raise ValueError(
+            "x0 must be a batch tensor of shape (B, ...) "
+            "with at least 2 dimensions"
+        )
     _check_batch_x(x0, "x0")
-    if (isinstance(eps, bool) or not isinstance(eps, (int, float))
-            or not 0 <= eps < sde.T):
+    if (
+        isinstance(eps, bool)
+        or not isinstance(eps, (int, float))
+        or not 0 <= eps < sde.T
+    ):
         raise ValueError(f"eps must be in [0, T={sde.T}), got {eps!r}")
     if weighting not in ("sigma2", "likelihood"):
-        raise ValueError(f"unknown weighting {weighting!r}: "
-                         "expected 'sigma2' or 'likelihood'")
+        raise ValueError(
+            f"unknown weighting {weighting!r}: "
+            "expected 'sigma2' or 'likelihood'"
+        )
     if reduction not in ("mean", "none"):
-        raise ValueError(f"unknown reduction {reduction!r}: "
-                         "expected 'mean' or 'none'")
+        raise ValueError(
+            f"unknown reduction {reduction!r}: expected 'mean' or 'none'"
+        )
     if t is None:
         t = eps + (sde.T - eps) * torch.rand(
-            x0.shape[0], generator=generator, dtype=x0.dtype).to(x0.device)
+            x0.shape[0], generator=generator, dtype=x0.dtype
+        ).to(x0.device)
     elif not isinstance(t, Tensor) or t.shape != x0.shape[:1]:
         _check_tensor(t, "t", floating=True)
-        raise ValueError("t must have shape (batch,) = "
-                         f"{tuple(x0.shape[:1])}, got {tuple(t.shape)}")
+        raise ValueError(
+            "t must have shape (batch,) = "
+            f"{tuple(x0.shape[:1])}, got {tuple(t.shape)}"
+        )
     xt, z, std = sde.perturb(x0, t, generator)
     score = score_fn(xt, t)
     if weighting == "sigma2":
@@ -66,6 +83,7 @@ def dsm_loss(score_fn: ScoreFn, sde: SDE, x0: Tensor, eps: float = 1e-5,
         losses = err.pow(2).reshape(x0.shape[0], -1).mean(-1)
     else:
         g2 = sde.sde(torch.zeros_like(x0), t)[1] ** 2
-        losses = ((score + z / bcast(std, z)).pow(2)
-                  .reshape(x0.shape[0], -1).mean(-1) * g2)
+        losses = (score + z / bcast(std, z)).pow(2).reshape(
+            x0.shape[0], -1
+        ).mean(-1) * g2
     return losses.mean() if reduction == "mean" else losses

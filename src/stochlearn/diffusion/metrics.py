@@ -16,7 +16,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["mode_blur_ratio", "mode_balance", "mode_counts", "sliced_wasserstein"]
+__all__ = [
+    "mode_blur_ratio",
+    "mode_balance",
+    "mode_counts",
+    "sliced_wasserstein",
+]
 
 
 def _as_points(x, name: str = "x") -> Tensor:
@@ -29,14 +34,20 @@ def _as_points(x, name: str = "x") -> Tensor:
 def _nearest(x: Tensor, centers: Tensor) -> tuple[Tensor, Tensor]:
     x, centers = _as_points(x), _as_points(centers, "centers")
     if x.shape[1] != centers.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} dimensions but the centers have {centers.shape[1]}")
+        raise ValueError(
+            f"x has {x.shape[1]} dimensions but the centers have {centers.shape[1]}"
+        )
     d2 = torch.cdist(x, centers).pow(2)
     return d2.min(dim=1)
 
 
 def mode_blur_ratio(x, centers, std: float) -> float:
     r"""Mean squared distance to the nearest mode centre, over :math:`d\,s^2` (1 for perfect samples)."""
-    if isinstance(std, bool) or not isinstance(std, (int, float)) or not std > 0:
+    if (
+        isinstance(std, bool)
+        or not isinstance(std, (int, float))
+        or not std > 0
+    ):
         raise ValueError(f"std must be a number > 0, got {std!r}")
     d2, _ = _nearest(x, centers)
     if not torch.isfinite(d2).all():
@@ -62,7 +73,19 @@ def sliced_wasserstein(a, b, n_projections: int = 50, seed: int = 0) -> float:
 
     a, b = _as_points(a, "a").numpy(), _as_points(b, "b").numpy()
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"a and b must have the same dimension, got {a.shape[1]} and {b.shape[1]}")
-    if isinstance(n_projections, bool) or not isinstance(n_projections, int) or n_projections < 1:
-        raise ValueError(f"n_projections must be a positive integer, got {n_projections!r}")
-    return float(ot.sliced_wasserstein_distance(a, b, n_projections=n_projections, seed=np.random.RandomState(seed)))
+        raise ValueError(
+            f"a and b must have the same dimension, got {a.shape[1]} and {b.shape[1]}"
+        )
+    if (
+        isinstance(n_projections, bool)
+        or not isinstance(n_projections, int)
+        or n_projections < 1
+    ):
+        raise ValueError(
+            f"n_projections must be a positive integer, got {n_projections!r}"
+        )
+    return float(
+        ot.sliced_wasserstein_distance(
+            a, b, n_projections=n_projections, seed=np.random.RandomState(seed)
+        )
+    )

@@ -32,9 +32,15 @@ __all__ = ["TimeMLP", "FourierFeatures"]
 
 
 class FourierFeatures(nn.Module):
-    r"""Random Fourier features :math:`[\sin 2\pi Wc,\cos 2\pi Wc]` of a scalar :math:`c`, :math:`W\sim\mathcal N(0,s^2)` fixed."""
+    r"""Random Fourier features :math:`[\sin 2\pi Wc,\cos 2\pi Wc]` of a scalar :math:`c`,
+    :math:`W\sim\mathcal N(0,s^2)` fixed."""
 
-    def __init__(self, n: int = 16, scale: float = 1.0, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        n: int = 16,
+        scale: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
@@ -56,15 +62,29 @@ class TimeMLP(nn.Module):
     data's per-coordinate std used to scale the input.
     """
 
-    def __init__(self, dim: int, hidden: int = 128, depth: int = 3, n_fourier: int = 16, *,
-                 sde: SDE | None = None, scale_by_std: bool = True, data_std: float = 1.0,
-                 fourier_scale: float = 0.1, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        hidden: int = 128,
+        depth: int = 3,
+        n_fourier: int = 16,
+        *,
+        sde: SDE | None = None,
+        scale_by_std: bool = True,
+        data_std: float = 1.0,
+        fourier_scale: float = 0.1,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         for name, v in (("dim", dim), ("hidden", hidden), ("depth", depth)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+                raise ValueError(
+                    f"{name} must be a positive integer, got {v!r}"
+                )
         if sde is not None and not isinstance(sde, SDE):
-            raise ValueError(f"sde must be an SDE or None, got {type(sde).__name__}")
+            raise ValueError(
+                f"sde must be an SDE or None, got {type(sde).__name__}"
+            )
         if not isinstance(data_std, (int, float)) or not data_std > 0:
             raise ValueError(f"data_std must be a number > 0, got {data_std!r}")
         self.dim, self.sde, self.data_std = dim, sde, float(data_std)
@@ -80,15 +100,27 @@ class TimeMLP(nn.Module):
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         if t.shape != x.shape[:1]:
-            raise ValueError(f"t must have shape (batch,) = {tuple(x.shape[:1])}, got {tuple(t.shape)}")
+            raise ValueError(
+                f"t must have shape (batch,) = {tuple(x.shape[:1])}, got {tuple(t.shape)}"
+            )
         flat = x.reshape(x.shape[0], -1)
         if flat.shape[1] != self.dim:
-            raise ValueError(f"expected {self.dim} features per sample, got {flat.shape[1]}")
+            raise ValueError(
+                f"expected {self.dim} features per sample, got {flat.shape[1]}"
+            )
         if self.sde is None:
-            return self.net(torch.cat([flat, self.embed(t)], dim=-1)).reshape(x.shape)
+            return self.net(torch.cat([flat, self.embed(t)], dim=-1)).reshape(
+                x.shape
+            )
         sigma = self.sde.std(t)
-        c_in = torch.sqrt((self.sde.mean_scale(t) * self.data_std) ** 2 + sigma**2)
-        h = self.net(torch.cat([flat / c_in[:, None], self.embed(torch.log(sigma))], dim=-1))
+        c_in = torch.sqrt(
+            (self.sde.mean_scale(t) * self.data_std) ** 2 + sigma**2
+        )
+        h = self.net(
+            torch.cat(
+                [flat / c_in[:, None], self.embed(torch.log(sigma))], dim=-1
+            )
+        )
         if self.scale_by_std:
             h = h / bcast(sigma, h)
         return h.reshape(x.shape)

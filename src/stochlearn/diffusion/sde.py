@@ -30,12 +30,21 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
-__all__ = ["SDE", "VESDE", "VPSDE", "subVPSDE", "ReverseSDE", "TorchSDE", "ScoreFn", "bcast"]
+__all__ = [
+    "SDE",
+    "VESDE",
+    "VPSDE",
+    "subVPSDE",
+    "ReverseSDE",
+    "TorchSDE",
+    "ScoreFn",
+    "bcast",
+]
 
 #: A score function ``score_fn(x, t)``: a batch ``x`` of shape ``(B, ...)``, times ``t`` of shape ``(B,)``.
 ScoreFn = Callable[[Tensor, Tensor], Tensor]
@@ -44,21 +53,32 @@ ScoreFn = Callable[[Tensor, Tensor], Tensor]
 def bcast(v: Tensor, x: Tensor) -> Tensor:
     """Reshape a per-sample vector ``v`` of shape ``(B,)`` to broadcast against ``x`` of shape ``(B, ...)``."""
     if not isinstance(v, Tensor) or not isinstance(x, Tensor):
-        raise TypeError(f"bcast expects two tensors, v of shape (B,) and x of shape (B, ...), "
-                        f"got {type(v).__name__} and {type(x).__name__}")
+        raise TypeError(
+            f"bcast expects two tensors, v of shape (B,) and x of shape (B, ...), "
+            f"got {type(v).__name__} and {type(x).__name__}"
+        )
     if v.dim() > x.dim():
-        raise ValueError(f"v must have at most as many dimensions as x, "
-                         f"got shapes {tuple(v.shape)} and {tuple(x.shape)}")
+        raise ValueError(
+            f"v must have at most as many dimensions as x, "
+            f"got shapes {tuple(v.shape)} and {tuple(x.shape)}"
+        )
     return v.reshape(v.shape + (1,) * (x.dim() - v.dim()))
 
 
 def _positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
-def _positive_range(lo_name: str, lo: float, hi_name: str, hi: float) -> tuple[float, float]:
+def _positive_range(
+    lo_name: str, lo: float, hi_name: str, hi: float
+) -> tuple[float, float]:
     """Two finite numbers with 0 < lo < hi (σ_min < σ_max, β_min < β_max)."""
     lo, hi = _positive(lo_name, lo), _positive(hi_name, hi)
     if not lo < hi:
@@ -68,15 +88,19 @@ def _positive_range(lo_name: str, lo: float, hi_name: str, hi: float) -> tuple[f
 
 def _check_convention(convention: str) -> None:
     if convention not in ("paper", "official"):
-        raise ValueError(f"convention must be 'paper' (the noise level of the continuous schedule at t) or "
-                         f"'official' (the official code's table at index floor(t(N-1)/T)), got {convention!r}")
+        raise ValueError(
+            f"convention must be 'paper' (the noise level of the continuous schedule at t) or "
+            f"'official' (the official code's table at index floor(t(N-1)/T)), got {convention!r}"
+        )
 
 
 def _check_batch(x: Tensor, t: Tensor) -> None:
     if not isinstance(x, Tensor) or not isinstance(t, Tensor):
         raise ValueError("x and t must be tensors")
     if x.dim() < 1 or t.shape != x.shape[:1]:
-        raise ValueError(f"t must have shape (batch,) = {tuple(x.shape[:1])}, got {tuple(t.shape)}")
+        raise ValueError(
+            f"t must have shape (batch,) = {tuple(x.shape[:1])}, got {tuple(t.shape)}"
+        )
 
 
 class SDE(abc.ABC):
@@ -108,20 +132,30 @@ class SDE(abc.ABC):
         r"""The kernel's standard deviation :math:`\sigma(t)`."""
 
     def marginal_prob(self, x0: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-        r"""Mean :math:`a(t)\mathbf x_0` and std :math:`\sigma(t)` (shape ``(B,)``) of :math:`p_{0t}(\cdot\mid\mathbf x_0)`."""
+        r"""Mean :math:`a(t)\mathbf x_0` and std :math:`\sigma(t)` (shape ``(B,)``) of
+        :math:`p_{0t}(\cdot\mid\mathbf x_0)`."""
         _check_batch(x0, t)
         return bcast(self.mean_scale(t), x0) * x0, self.std(t)
 
-    def perturb(self, x0: Tensor, t: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def perturb(
+        self, x0: Tensor, t: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         r"""Draw :math:`\mathbf x_t = a(t)\mathbf x_0 + \sigma(t)\mathbf z`; returns ``(x_t, z, std)``."""
         mean, std = self.marginal_prob(x0, t)
-        z = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+        z = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(
+            x0.device
+        )
         return mean + bcast(std, x0) * z, z, std
 
     # --- the prior ---------------------------------------------------------------------------
     @abc.abstractmethod
-    def prior_sampling(self, shape: Sequence[int], generator: torch.Generator | None = None,
-                       dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
+    def prior_sampling(
+        self,
+        shape: Sequence[int],
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         """A batch from the prior :math:`p_T` (the distribution the reverse process starts from)."""
 
     @abc.abstractmethod
@@ -133,8 +167,13 @@ class SDE(abc.ABC):
     # schedule at the step's time t (convention="paper", the default). The official code
     # (sde_lib.py) tabulates them on N levels and looks them up at the index ⌊t(N−1)/T⌋, which
     # lags t by up to one level (convention="official"); N is the number of sampler steps, T/dt.
-    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None,
-                   convention: str = "paper") -> tuple[Tensor, Tensor]:
+    def discretize(
+        self,
+        x: Tensor,
+        t: Tensor,
+        dt: float | None = None,
+        convention: str = "paper",
+    ) -> tuple[Tensor, Tensor]:
         r"""One step of the forward process, :math:`\mathbf x_{t+\Delta t}=\mathbf x_t+\mathbf f_i+G_i\mathbf z`.
 
         Euler–Maruyama by default: :math:`\mathbf f_i=\mathbf f\,\Delta t`, :math:`G_i=g\sqrt{\Delta t}`;
@@ -146,7 +185,9 @@ class SDE(abc.ABC):
         drift, diffusion = self.sde(x, t)
         return drift * dt, diffusion * math.sqrt(dt)
 
-    def corrector_alpha(self, t: Tensor, dt: float | None = None, convention: str = "paper") -> Tensor:
+    def corrector_alpha(
+        self, t: Tensor, dt: float | None = None, convention: str = "paper"
+    ) -> Tensor:
         r"""The factor :math:`\alpha_i` of the Langevin corrector's step size (1 for VE, :math:`1-\beta_i` for VP)."""
         _check_convention(convention)
         return torch.ones_like(t)
@@ -156,20 +197,24 @@ class SDE(abc.ABC):
             return self.T / self.N
         return _positive("dt", dt)
 
-    def official_index(self, t: Tensor, dt: float | None = None) -> tuple[Tensor, int]:
+    def official_index(
+        self, t: Tensor, dt: float | None = None
+    ) -> tuple[Tensor, int]:
         r"""The official code's level index :math:`\lfloor t(N-1)/T\rfloor` of ``t`` and the number
         of levels :math:`N=T/\Delta t` (``sde_lib.py``: ``(t * (N - 1) / T).long()``)."""
         n_levels = max(1, round(self.T / self._dt(dt)))
         return (t * (n_levels - 1) / self.T).long(), n_levels
 
     # --- derived processes -------------------------------------------------------------------
-    def reverse(self, score_fn: ScoreFn, probability_flow: bool = False) -> "ReverseSDE":
+    def reverse(
+        self, score_fn: ScoreFn, probability_flow: bool = False
+    ) -> ReverseSDE:
         r"""The reverse-time SDE, or with ``probability_flow=True`` the probability-flow ODE."""
         if not callable(score_fn):
             raise ValueError("score_fn must be callable as score_fn(x, t)")
         return ReverseSDE(self, score_fn, probability_flow)
 
-    def as_torchsde(self, shape: Sequence[int] | None = None) -> "TorchSDE":
+    def as_torchsde(self, shape: Sequence[int] | None = None) -> TorchSDE:
         """This forward SDE as an object that :func:`torchsde.sdeint` accepts (diagonal Itô noise)."""
         return TorchSDE(self, shape)
 
@@ -191,13 +236,21 @@ class VESDE(SDE):
     between two data points (Song & Ermon, 2020).
     """
 
-    def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0, N: int = 1000) -> None:
+    def __init__(
+        self, sigma_min: float = 0.01, sigma_max: float = 50.0, N: int = 1000
+    ) -> None:
         super().__init__(N)
-        self.sigma_min, self.sigma_max = _positive_range("sigma_min", sigma_min, "sigma_max", sigma_max)
+        self.sigma_min, self.sigma_max = _positive_range(
+            "sigma_min", sigma_min, "sigma_max", sigma_max
+        )
         self.log_ratio = math.log(self.sigma_max / self.sigma_min)
 
     def _params(self) -> dict:
-        return {"sigma_min": self.sigma_min, "sigma_max": self.sigma_max, "N": self.N}
+        return {
+            "sigma_min": self.sigma_min,
+            "sigma_max": self.sigma_max,
+            "N": self.N,
+        }
 
     def sde(self, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         _check_batch(x, t)
@@ -209,16 +262,27 @@ class VESDE(SDE):
     def std(self, t: Tensor) -> Tensor:
         return self.sigma_min * torch.exp(t * self.log_ratio)
 
-    def prior_sampling(self, shape, generator=None, dtype=torch.float32, device=None) -> Tensor:
-        return (self.sigma_max * torch.randn(tuple(shape), generator=generator, dtype=dtype)).to(device)
+    def prior_sampling(
+        self, shape, generator=None, dtype=torch.float32, device=None
+    ) -> Tensor:
+        return (
+            self.sigma_max
+            * torch.randn(tuple(shape), generator=generator, dtype=dtype)
+        ).to(device)
 
     def prior_logp(self, z: Tensor) -> Tensor:
         d = z[0].numel()
-        return (-0.5 * d * math.log(2 * math.pi * self.sigma_max**2)
-                - z.reshape(z.shape[0], -1).pow(2).sum(-1) / (2 * self.sigma_max**2))
+        return -0.5 * d * math.log(2 * math.pi * self.sigma_max**2) - z.reshape(
+            z.shape[0], -1
+        ).pow(2).sum(-1) / (2 * self.sigma_max**2)
 
-    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None,
-                   convention: str = "paper") -> tuple[Tensor, Tensor]:
+    def discretize(
+        self,
+        x: Tensor,
+        t: Tensor,
+        dt: float | None = None,
+        convention: str = "paper",
+    ) -> tuple[Tensor, Tensor]:
         r"""SMLD (NCSN) discretisation: :math:`\mathbf f_i=0`, :math:`G_i=\sqrt{\sigma(t)^2-\sigma(t-\Delta t)^2}`,
         with :math:`\sigma(t-\Delta t)=0` once :math:`t-\Delta t\le 0` (the official code's last step).
 
@@ -227,9 +291,18 @@ class VESDE(SDE):
         _check_convention(convention)
         if convention == "official":
             i, n = self.official_index(t, dt)
-            sigmas = torch.exp(torch.linspace(math.log(self.sigma_min), math.log(self.sigma_max), n,
-                                              dtype=t.dtype, device=t.device))
-            prev = torch.where(i == 0, torch.zeros_like(t), sigmas[(i - 1).clamp_min(0)])
+            sigmas = torch.exp(
+                torch.linspace(
+                    math.log(self.sigma_min),
+                    math.log(self.sigma_max),
+                    n,
+                    dtype=t.dtype,
+                    device=t.device,
+                )
+            )
+            prev = torch.where(
+                i == 0, torch.zeros_like(t), sigmas[(i - 1).clamp_min(0)]
+            )
             return torch.zeros_like(x), torch.sqrt(sigmas[i] ** 2 - prev**2)
         dt = self._dt(dt)
         prev = torch.where(t - dt <= 0, torch.zeros_like(t), self.std(t - dt))
@@ -237,7 +310,8 @@ class VESDE(SDE):
 
 
 class VPSDE(SDE):
-    r"""Variance-preserving SDE: :math:`\mathrm d\mathbf x=-\tfrac12\beta(t)\mathbf x\,\mathrm dt+\sqrt{\beta(t)}\,\mathrm d\mathbf w`.
+    r"""Variance-preserving SDE:
+    :math:`\mathrm d\mathbf x=-\tfrac12\beta(t)\mathbf x\,\mathrm dt+\sqrt{\beta(t)}\,\mathrm d\mathbf w`.
 
     With :math:`B(t)=\int_0^t\beta=\beta_{\min}t+\tfrac12 t^2(\beta_{\max}-\beta_{\min})`:
     :math:`a(t)=e^{-B(t)/2}`, :math:`\sigma(t)^2=1-e^{-B(t)}`, prior :math:`\mathcal N(0,I)`.
@@ -247,12 +321,20 @@ class VPSDE(SDE):
     estimate into NaN ("underflow in dt").
     """
 
-    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, N: int = 1000) -> None:
+    def __init__(
+        self, beta_min: float = 0.1, beta_max: float = 20.0, N: int = 1000
+    ) -> None:
         super().__init__(N)
-        self.beta_min, self.beta_max = _positive_range("beta_min", beta_min, "beta_max", beta_max)
+        self.beta_min, self.beta_max = _positive_range(
+            "beta_min", beta_min, "beta_max", beta_max
+        )
 
     def _params(self) -> dict:
-        return {"beta_min": self.beta_min, "beta_max": self.beta_max, "N": self.N}
+        return {
+            "beta_min": self.beta_min,
+            "beta_max": self.beta_max,
+            "N": self.N,
+        }
 
     def beta(self, t: Tensor) -> Tensor:
         return self.beta_min + t * (self.beta_max - self.beta_min)
@@ -272,14 +354,22 @@ class VPSDE(SDE):
     def std(self, t: Tensor) -> Tensor:
         return torch.sqrt(-torch.expm1(-self.integrated_beta(t)))
 
-    def prior_sampling(self, shape, generator=None, dtype=torch.float32, device=None) -> Tensor:
-        return torch.randn(tuple(shape), generator=generator, dtype=dtype).to(device)
+    def prior_sampling(
+        self, shape, generator=None, dtype=torch.float32, device=None
+    ) -> Tensor:
+        return torch.randn(tuple(shape), generator=generator, dtype=dtype).to(
+            device
+        )
 
     def prior_logp(self, z: Tensor) -> Tensor:
         d = z[0].numel()
-        return -0.5 * d * math.log(2 * math.pi) - 0.5 * z.reshape(z.shape[0], -1).pow(2).sum(-1)
+        return -0.5 * d * math.log(2 * math.pi) - 0.5 * z.reshape(
+            z.shape[0], -1
+        ).pow(2).sum(-1)
 
-    def discrete_beta(self, t: Tensor, dt: float | None = None, convention: str = "paper") -> Tensor:
+    def discrete_beta(
+        self, t: Tensor, dt: float | None = None, convention: str = "paper"
+    ) -> Tensor:
         r"""The DDPM noise level :math:`\beta_i` of the step at ``t``: :math:`\beta(t)\Delta t`
         (``"paper"``), or the official table ``linspace(β_min/N, β_max/N, N)`` at the index
         :math:`\lfloor t(N-1)\rfloor`, that is :math:`\beta(t')/N` at the grid time :math:`t'\le t`
@@ -287,22 +377,37 @@ class VPSDE(SDE):
         _check_convention(convention)
         if convention == "official":
             i, n = self.official_index(t, dt)
-            betas = torch.linspace(self.beta_min / n, self.beta_max / n, n, dtype=t.dtype, device=t.device)
+            betas = torch.linspace(
+                self.beta_min / n,
+                self.beta_max / n,
+                n,
+                dtype=t.dtype,
+                device=t.device,
+            )
             return betas[i]
         return self.beta(t) * self._dt(dt)
 
-    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None,
-                   convention: str = "paper") -> tuple[Tensor, Tensor]:
+    def discretize(
+        self,
+        x: Tensor,
+        t: Tensor,
+        dt: float | None = None,
+        convention: str = "paper",
+    ) -> tuple[Tensor, Tensor]:
         r"""DDPM discretisation with :math:`\beta_i=\beta(t)\Delta t`:
         :math:`\mathbf f_i=(\sqrt{1-\beta_i}-1)\mathbf x`, :math:`G_i=\sqrt{\beta_i}` (needs :math:`\beta_i<1`;
         ``convention`` as in :meth:`VPSDE.discrete_beta`)."""
         beta_i = self.discrete_beta(t, dt, convention)
         if bool((beta_i >= 1).any()):
-            raise ValueError(f"the DDPM discretisation needs beta(t)*dt < 1, got {float(beta_i.max()):.3g}: "
-                             f"use more steps (more than beta_max = {self.beta_max:g})")
+            raise ValueError(
+                f"the DDPM discretisation needs beta(t)*dt < 1, got {float(beta_i.max()):.3g}: "
+                f"use more steps (more than beta_max = {self.beta_max:g})"
+            )
         return (bcast(torch.sqrt(1 - beta_i), x) - 1) * x, torch.sqrt(beta_i)
 
-    def corrector_alpha(self, t: Tensor, dt: float | None = None, convention: str = "paper") -> Tensor:
+    def corrector_alpha(
+        self, t: Tensor, dt: float | None = None, convention: str = "paper"
+    ) -> Tensor:
         return 1 - self.discrete_beta(t, dt, convention)
 
 
@@ -315,13 +420,20 @@ class subVPSDE(VPSDE):
 
     def sde(self, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         drift, _ = super().sde(x, t)
-        return drift, torch.sqrt(self.beta(t) * -torch.expm1(-2 * self.integrated_beta(t)))
+        return drift, torch.sqrt(
+            self.beta(t) * -torch.expm1(-2 * self.integrated_beta(t))
+        )
 
     def std(self, t: Tensor) -> Tensor:
         return -torch.expm1(-self.integrated_beta(t))
 
-    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None,
-                   convention: str = "paper") -> tuple[Tensor, Tensor]:
+    def discretize(
+        self,
+        x: Tensor,
+        t: Tensor,
+        dt: float | None = None,
+        convention: str = "paper",
+    ) -> tuple[Tensor, Tensor]:
         """Euler–Maruyama, as in the official code (both conventions)."""
         return SDE.discretize(self, x, t, dt, convention)
 
@@ -339,14 +451,19 @@ class ReverseSDE:
     discretisation (the *reverse-diffusion* predictor).
     """
 
-    def __init__(self, forward: SDE, score_fn: ScoreFn,
-                 probability_flow: bool = False) -> None:
+    def __init__(
+        self, forward: SDE, score_fn: ScoreFn, probability_flow: bool = False
+    ) -> None:
         if not isinstance(forward, SDE):
-            raise TypeError("forward must be an SDE (VESDE, VPSDE, subVPSDE, "
-                            f"...), got {type(forward).__name__}")
+            raise TypeError(
+                "forward must be an SDE (VESDE, VPSDE, subVPSDE, "
+                f"...), got {type(forward).__name__}"
+            )
         if not callable(score_fn):
-            raise TypeError("score_fn must be callable as score_fn(x, t), "
-                            f"got {type(score_fn).__name__}")
+            raise TypeError(
+                "score_fn must be callable as score_fn(x, t), "
+                f"got {type(score_fn).__name__}"
+            )
         self.forward = forward
         self.score_fn = score_fn
         self.probability_flow = bool(probability_flow)
@@ -360,13 +477,20 @@ class ReverseSDE:
 
     def sde(self, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         drift, diffusion = self.forward.sde(x, t)
-        drift = (drift
-                 - bcast(diffusion**2, x) * self.score_fn(x, t) * self.weight)
-        return drift, (torch.zeros_like(diffusion) if self.probability_flow
-                       else diffusion)
+        drift = (
+            drift - bcast(diffusion**2, x) * self.score_fn(x, t) * self.weight
+        )
+        return drift, (
+            torch.zeros_like(diffusion) if self.probability_flow else diffusion
+        )
 
-    def discretize(self, x: Tensor, t: Tensor, dt: float | None = None,
-                   convention: str = "paper") -> tuple[Tensor, Tensor]:
+    def discretize(
+        self,
+        x: Tensor,
+        t: Tensor,
+        dt: float | None = None,
+        convention: str = "paper",
+    ) -> tuple[Tensor, Tensor]:
         f, G = self.forward.discretize(x, t, dt, convention)
         rev_f = f - bcast(G**2, x) * self.score_fn(x, t) * self.weight
         return rev_f, torch.zeros_like(G) if self.probability_flow else G
@@ -390,7 +514,9 @@ class TorchSDE(torch.nn.Module):
         self.sde, self.shape = sde, None if shape is None else tuple(shape)
 
     def _unflat(self, y: Tensor) -> Tensor:
-        return y if self.shape is None else y.reshape((y.shape[0],) + self.shape)
+        return (
+            y if self.shape is None else y.reshape((y.shape[0],) + self.shape)
+        )
 
     def f(self, t: Tensor, y: Tensor) -> Tensor:
         drift, _ = self.sde.sde(self._unflat(y), t.expand(y.shape[0]).to(y))

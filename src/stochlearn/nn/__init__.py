@@ -15,12 +15,32 @@
 Each layer a chapter introduces lives in its own module here and is re-exported below.
 """
 
-from .ghost_bn import GhostBatchNorm1d, GhostBatchNorm2d, ghost_batch_norm, ghost_sizes, replace_bn_with_ghost
+from .ghost_bn import (
+    GhostBatchNorm1d,
+    GhostBatchNorm2d,
+    ghost_batch_norm,
+    ghost_sizes,
+    replace_bn_with_ghost,
+)
 from .models import ACTIVATIONS, mlp, resnet18
 from .ntk import NTKMLP, activation_scale
 from .patch import PatchReLU2Net
 from .sampled import MaskReLU, SampledLinear, refresh_grad_norms, set_sample_ids
 
-__all__ = ["ACTIVATIONS", "mlp", "resnet18", "NTKMLP", "activation_scale", "PatchReLU2Net",
-           "GhostBatchNorm1d", "GhostBatchNorm2d", "ghost_batch_norm", "ghost_sizes", "replace_bn_with_ghost",
-           "SampledLinear", "MaskReLU", "set_sample_ids", "refresh_grad_norms"]
+__all__ = [
+    "ACTIVATIONS",
+    "mlp",
+    "resnet18",
+    "NTKMLP",
+    "activation_scale",
+    "PatchReLU2Net",
+    "GhostBatchNorm1d",
+    "GhostBatchNorm2d",
+    "ghost_batch_norm",
+    "ghost_sizes",
+    "replace_bn_with_ghost",
+    "SampledLinear",
+    "MaskReLU",
+    "set_sample_ids",
+    "refresh_grad_norms",
+]

@@ -28,13 +28,15 @@ def activation_scale(act: str) -> float:
     ``relu`` gives :math:`1/\sqrt2`, ``tanh`` about 0.6278.
     """
     if act not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {act!r}: expected one of {sorted(ACTIVATIONS)}")
+        raise ValueError(
+            f"unknown activation {act!r}: expected one of {sorted(ACTIVATIONS)}"
+        )
     if act == "relu":  # exact; the kink defeats quadrature's accuracy
         return 1.0 / math.sqrt(2.0)
     nodes, weights = np.polynomial.hermite_e.hermegauss(80)
     with torch.no_grad():
         phi = ACTIVATIONS[act]()(torch.from_numpy(nodes)).numpy()
-    return float(math.sqrt((weights * phi ** 2).sum() / math.sqrt(2 * math.pi)))
+    return float(math.sqrt((weights * phi**2).sum() / math.sqrt(2 * math.pi)))
 
 
 class NTKMLP(nn.Module):
@@ -46,8 +48,9 @@ class NTKMLP(nn.Module):
     ``forward`` maps ``(n, d_in)`` (or images, flattened) to ``(n,)``.
     """
 
-    def __init__(self, d_in: int, width: int = 64, depth: int = 3,
-                 act: str = "relu") -> None:
+    def __init__(
+        self, d_in: int, width: int = 64, depth: int = 3, act: str = "relu"
+    ) -> None:
         super().__init__()
         for name, v in (("d_in", d_in), ("width", width), ("depth", depth)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -57,7 +60,8 @@ class NTKMLP(nn.Module):
         self.d_in, self.width, self.depth = d_in, width, depth
         sizes = [d_in] + [width] * depth
         self.hidden = nn.ParameterList(
-            nn.Parameter(torch.randn(b, a)) for a, b in zip(sizes, sizes[1:]))
+            nn.Parameter(torch.randn(b, a)) for a, b in zip(sizes, sizes[1:])
+        )
         self.readout = nn.Parameter(torch.randn(width))
 
     def forward(self, x: Tensor) -> Tensor:

@@ -32,8 +32,13 @@ class PatchReLU2Net(nn.Module):
     (:math:`\pm1/m`, the buffer ``second_layer``) is not trained.
     """
 
-    def __init__(self, d: int, m: int = 10, init_std: float | None = None,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        d: int,
+        m: int = 10,
+        init_std: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         for name, v in (("d", d), ("m", m)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -43,15 +48,19 @@ class PatchReLU2Net(nn.Module):
             raise ValueError(f"init_std must be positive, got {init_std!r}")
         self.d, self.m = d, m
         self.weight = nn.Parameter(
-            std * torch.randn(2, m, d, generator=generator))
+            std * torch.randn(2, m, d, generator=generator)
+        )
         # the fixed second layer: +1/m for class +1's filters, -1/m for -1's
         self.register_buffer(
-            "second_layer", torch.cat([torch.ones(m), -torch.ones(m)]) / m)
+            "second_layer", torch.cat([torch.ones(m), -torch.ones(m)]) / m
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[2] != self.d:
-            raise ValueError(f"x must have shape (n, patches, {self.d}), "
-                             f"got {tuple(getattr(x, 'shape', ()))}")
+            raise ValueError(
+                f"x must have shape (n, patches, {self.d}), "
+                f"got {tuple(getattr(x, 'shape', ()))}"
+            )
         z = x @ self.weight.reshape(2 * self.m, self.d).T  # (n, P, 2m)
         act = torch.relu(z).square().sum(dim=1)  # summed over the patches
         return act @ self.second_layer  # F₊₁ − F₋₁
@@ -69,8 +78,11 @@ class PatchReLU2Net(nn.Module):
         e = torch.as_tensor(direction, dtype=self.weight.dtype)
         if e.shape != (self.d,) or not torch.isfinite(e).all() or e.norm() == 0:
             raise ValueError(
-                f"direction must be a non-zero vector of length {self.d}")
+                f"direction must be a non-zero vector of length {self.d}"
+            )
         e = e / e.norm()
         proj = self.weight @ e  # (2, m)
-        return (float(torch.relu(proj[0]).max()),
-                float(torch.relu(-proj[1]).max()))
+        return (
+            float(torch.relu(proj[0]).max()),
+            float(torch.relu(-proj[1]).max()),
+        )

@@ -25,7 +25,8 @@ comparisons: it costs the memory the layer saves). Introduced in
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,8 +34,7 @@ from torch import Tensor, nn
 
 from ..estimators import METHODS, crs_probabilities, sample_rows
 
-__all__ = ["SampledLinear", "MaskReLU", "set_sample_ids",
-           "refresh_grad_norms"]
+__all__ = ["SampledLinear", "MaskReLU", "set_sample_ids", "refresh_grad_norms"]
 
 MODES = ("exact", *METHODS)
 
@@ -43,9 +43,16 @@ class _SampledLinearFn(torch.autograd.Function):
     """Exact forward and input gradient; weight gradient from sampled rows."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor | None,
-                idx: Tensor, scale: Tensor, layer: SampledLinear,
-                ids: Tensor | None) -> Tensor:
+    def forward(
+        ctx: Any,
+        x: Tensor,
+        weight: Tensor,
+        bias: Tensor | None,
+        idx: Tensor,
+        scale: Tensor,
+        layer: SampledLinear,
+        ids: Tensor | None,
+    ) -> Tensor:
         # keep only the k sampled rows, already multiplied by their weights
         rows = x[idx] * scale[:, None].to(x.dtype)
         ctx.save_for_backward(rows, idx, weight)
@@ -77,54 +84,84 @@ class SampledLinear(nn.Linear):
     :func:`stochlearn.estimators.crs_probabilities`; not in the paper).
     """
 
-    def __init__(self, in_features: int, out_features: int,
-                 bias: bool = True, mode: str = "wta", budget: float = 0.3,
-                 n_cache: int = 0, mix: float = 0.0, device: Any = None,
-                 dtype: Any = None) -> None:
-        for name, size in (("in_features", in_features),
-                           ("out_features", out_features)):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        mode: str = "wta",
+        budget: float = 0.3,
+        n_cache: int = 0,
+        mix: float = 0.0,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        for name, size in (
+            ("in_features", in_features),
+            ("out_features", out_features),
+        ):
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ValueError(f"{name} must be a positive integer, "
-                                 f"got {size!r}")
+                raise ValueError(
+                    f"{name} must be a positive integer, got {size!r}"
+                )
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if (isinstance(budget, bool) or not isinstance(budget, (int, float))
-                or not 0 < budget <= 1):
-            raise ValueError(f"budget must be a fraction in (0, 1], "
-                             f"got {budget!r}")
-        if (isinstance(n_cache, bool) or not isinstance(n_cache, int)
-                or n_cache < 0):
-            raise ValueError(f"n_cache must be a non-negative integer, "
-                             f"got {n_cache!r}")
-        super().__init__(in_features, out_features, bias, device=device,
-                         dtype=dtype)
-        if (isinstance(mix, bool) or not isinstance(mix, (int, float))
-                or not 0 <= mix <= 1):
+        if (
+            isinstance(budget, bool)
+            or not isinstance(budget, (int, float))
+            or not 0 < budget <= 1
+        ):
+            raise ValueError(
+                f"budget must be a fraction in (0, 1], got {budget!r}"
+            )
+        if (
+            isinstance(n_cache, bool)
+            or not isinstance(n_cache, int)
+            or n_cache < 0
+        ):
+            raise ValueError(
+                f"n_cache must be a non-negative integer, got {n_cache!r}"
+            )
+        super().__init__(
+            in_features, out_features, bias, device=device, dtype=dtype
+        )
+        if (
+            isinstance(mix, bool)
+            or not isinstance(mix, (int, float))
+            or not 0 <= mix <= 1
+        ):
             raise ValueError(f"mix must be a fraction in [0, 1], got {mix!r}")
         self.mode, self.budget, self.mix = mode, float(budget), float(mix)
-        self.register_buffer("grad_norm_cache",
-                             torch.zeros(n_cache, device=device))
+        self.register_buffer(
+            "grad_norm_cache", torch.zeros(n_cache, device=device)
+        )
         self.sample_ids: Tensor | None = None
         self.grad_norms: Tensor | None = None
         self.generator: torch.Generator | None = None
 
     def extra_repr(self) -> str:
-        return (f"{super().extra_repr()}, mode={self.mode!r}, "
-                f"budget={self.budget}")
+        return (
+            f"{super().extra_repr()}, mode={self.mode!r}, budget={self.budget}"
+        )
 
-    def _known_grad_norms(self, n: int, fresh: Tensor | None,
-                          ids: Tensor | None) -> Tensor | None:
+    def _known_grad_norms(
+        self, n: int, fresh: Tensor | None, ids: Tensor | None
+    ) -> Tensor | None:
         """This batch's ||g_i||: fresh if given, else cached, else None."""
         if fresh is not None:
             if fresh.shape != (n,):
-                raise ValueError(f"grad_norms must hold one norm per row "
-                                 f"({n}), got shape {tuple(fresh.shape)}")
+                raise ValueError(
+                    f"grad_norms must hold one norm per row "
+                    f"({n}), got shape {tuple(fresh.shape)}"
+                )
             return fresh
         if ids is not None and self.grad_norm_cache.numel():
             if ids.numel() != n:
-                raise ValueError(f"the cache holds one norm per example: "
-                                 f"give one id per input row ({n} rows, "
-                                 f"{ids.numel()} ids)")
+                raise ValueError(
+                    f"the cache holds one norm per example: "
+                    f"give one id per input row ({n} rows, "
+                    f"{ids.numel()} ids)"
+                )
             g = self.grad_norm_cache[ids]
             if float(g.sum()) > 0:
                 return g
@@ -141,17 +178,23 @@ class SampledLinear(nn.Linear):
         ids, self.sample_ids = self.sample_ids, None
         n = x.numel() // x.shape[-1] if x.dim() > 0 and x.shape[-1] else 0
         k = min(n, max(1, int(self.budget * n)))
-        if (not self.training or self.mode == "exact" or k == n
-                or not torch.is_grad_enabled()
-                or not self.weight.requires_grad):  # nothing to estimate
+        if (
+            not self.training
+            or self.mode == "exact"
+            or k == n
+            or not torch.is_grad_enabled()
+            or not self.weight.requires_grad
+        ):  # nothing to estimate
             return F.linear(x, self.weight, self.bias)
         x2 = x.reshape(n, x.shape[-1])  # every leading index is a row
         ids = None if ids is None else ids.reshape(-1)
-        p = crs_probabilities(x2, self._known_grad_norms(n, fresh, ids),
-                              mix=self.mix)
+        p = crs_probabilities(
+            x2, self._known_grad_norms(n, fresh, ids), mix=self.mix
+        )
         idx, scale = sample_rows(p, k, self.mode, self.generator)
-        out = _SampledLinearFn.apply(x2, self.weight, self.bias, idx, scale,
-                                     self, ids)
+        out = _SampledLinearFn.apply(
+            x2, self.weight, self.bias, idx, scale, self, ids
+        )
         return out.reshape(*x.shape[:-1], self.out_features)
 
 
@@ -177,8 +220,9 @@ class MaskReLU(nn.Module):
 
 def _sampled_layers(model: nn.Module) -> list[SampledLinear]:
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, "
-                         f"got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     return [m for m in model.modules() if isinstance(m, SampledLinear)]
 
 
@@ -188,10 +232,13 @@ def set_sample_ids(model: nn.Module, ids: Tensor | None) -> None:
     ``ids`` are indices into the training set (``None``: unknown); the
     layers read and write their gradient-norm cache at these indices.
     """
-    if ids is not None and (not isinstance(ids, Tensor)
-                            or ids.dtype not in (torch.int64, torch.int32)):
-        raise ValueError("ids must be an integer tensor of example indices, "
-                         "or None")
+    if ids is not None and (
+        not isinstance(ids, Tensor)
+        or ids.dtype not in (torch.int64, torch.int32)
+    ):
+        raise ValueError(
+            "ids must be an integer tensor of example indices, or None"
+        )
     for layer in _sampled_layers(model):
         size = layer.grad_norm_cache.numel()
         if ids is not None and size and int(ids.max()) >= size:
@@ -199,9 +246,12 @@ def set_sample_ids(model: nn.Module, ids: Tensor | None) -> None:
         layer.sample_ids = ids
 
 
-def refresh_grad_norms(model: nn.Module, X: Tensor, y: Tensor,
-                       loss_fn: Callable[[Tensor, Tensor], Tensor]
-                       = F.cross_entropy) -> None:
+def refresh_grad_norms(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
+) -> None:
     r"""Give every :class:`SampledLinear` the current :math:`\|g_i\|`.
 
     One exact forward and backward pass on ``(X, y)`` (the parameters'
@@ -211,8 +261,12 @@ def refresh_grad_norms(model: nn.Module, X: Tensor, y: Tensor,
     """
     layers = _sampled_layers(model)
     outs: dict[SampledLinear, Tensor] = {}
-    hooks = [m.register_forward_hook(
-        lambda mod, inp, out: outs.__setitem__(mod, out)) for m in layers]
+    hooks = [
+        m.register_forward_hook(
+            lambda mod, inp, out: outs.__setitem__(mod, out)
+        )
+        for m in layers
+    ]
     modes = [m.mode for m in layers]
     try:
         for m in layers:

@@ -24,8 +24,7 @@ from the official code.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor
@@ -44,11 +43,14 @@ def diffgrad_friction(g_prev: Tensor, g: Tensor) -> Tensor:
     if not isinstance(g_prev, Tensor) or not isinstance(g, Tensor):
         raise ValueError("diffgrad_friction expects two tensors")
     if g_prev.shape != g.shape:
-        raise ValueError(f"gradient shapes differ: {tuple(g_prev.shape)} "
-                         f"vs {tuple(g.shape)}")
+        raise ValueError(
+            f"gradient shapes differ: {tuple(g_prev.shape)} vs {tuple(g.shape)}"
+        )
     if not (g_prev.is_floating_point() and g.is_floating_point()):
-        raise ValueError("gradients must be floating-point tensors, "
-                         f"got {g_prev.dtype} and {g.dtype}")
+        raise ValueError(
+            "gradients must be floating-point tensors, "
+            f"got {g_prev.dtype} and {g.dtype}"
+        )
     return torch.sigmoid((g_prev - g).abs())
 
 
@@ -74,30 +76,54 @@ class DiffGrad(torch.optim.Optimizer):
         weight_decay: float = 0.0,
         convention: str = "paper",
     ) -> None:
-        if not (isinstance(lr, (int, float)) and lr >= 0.0 and math.isfinite(lr)):
-            raise ValueError(f"invalid learning rate {lr!r}: expected a finite number >= 0")
+        if not (
+            isinstance(lr, (int, float)) and lr >= 0.0 and math.isfinite(lr)
+        ):
+            raise ValueError(
+                f"invalid learning rate {lr!r}: expected a finite number >= 0"
+            )
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+            raise ValueError(
+                f"betas must be a pair (beta1, beta2), got {betas!r}"
+            )
         for i, b in enumerate(betas):
             if not (isinstance(b, (int, float)) and 0.0 <= b < 1.0):
-                raise ValueError(f"invalid beta{i + 1} {b!r}: expected 0 <= beta < 1")
+                raise ValueError(
+                    f"invalid beta{i + 1} {b!r}: expected 0 <= beta < 1"
+                )
         if not (isinstance(eps, (int, float)) and eps >= 0.0):
             raise ValueError(f"invalid eps {eps!r}: expected a number >= 0")
         if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0.0):
-            raise ValueError(f"invalid weight_decay {weight_decay!r}: expected a number >= 0")
+            raise ValueError(
+                f"invalid weight_decay {weight_decay!r}: expected a number >= 0"
+            )
         if convention not in ("paper", "official"):
-            raise ValueError(f"convention must be 'paper' (ε on √v̂, eq. 20) or 'official' (ε on √v, "
-                             f"as in the official diffGrad_v2.py), got {convention!r}")
+            raise ValueError(
+                f"convention must be 'paper' (ε on √v̂, eq. 20) or 'official' (ε on √v, "
+                f"as in the official diffGrad_v2.py), got {convention!r}"
+            )
         if isinstance(params, Tensor) or not isinstance(params, Iterable):
-            raise ValueError("params must be an iterable of tensors or of parameter-group dicts, "
-                             f"such as model.parameters(); got {type(params).__name__}")
+            raise ValueError(
+                "params must be an iterable of tensors or of parameter-group dicts, "
+                f"such as model.parameters(); got {type(params).__name__}"
+            )
         params = list(params)
         if not params or not all(isinstance(p, (Tensor, dict)) for p in params):
-            raise ValueError("params must be a non-empty iterable of tensors or of parameter-group dicts")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, convention=convention)
+            raise ValueError(
+                "params must be a non-empty iterable of tensors or of parameter-group dicts"
+            )
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            convention=convention,
+        )
         super().__init__(params, defaults)
 
-    def friction(self, previous_grad: Tensor, grad: Tensor, denom: Tensor) -> Tensor:
+    def friction(
+        self, previous_grad: Tensor, grad: Tensor, denom: Tensor
+    ) -> Tensor:
         r"""The friction :math:`\xi_t` applied to the step; variants of the DFC override this one method.
 
         ``denom`` is :math:`\sqrt{\hat v_t}+\epsilon`, unused by the paper's DFC but available to
@@ -122,7 +148,9 @@ class DiffGrad(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 if p.grad.is_sparse:
-                    raise RuntimeError("DiffGrad does not support sparse gradients")
+                    raise RuntimeError(
+                        "DiffGrad does not support sparse gradients"
+                    )
                 grad = p.grad
                 # L2 penalty, added before the moments
                 if group["weight_decay"] != 0:
@@ -147,7 +175,9 @@ class DiffGrad(torch.optim.Optimizer):
                 denom = (v.sqrt() / math.sqrt(bias2)).add_(eps)  # √v̂_t + ε
 
                 xi = self.friction(state["previous_grad"], grad, denom)  # ξ_t
-                state["previous_grad"] = self.remember(grad)  # a copy, never p.grad
+                state["previous_grad"] = self.remember(
+                    grad
+                )  # a copy, never p.grad
                 state["friction"] = xi
 
                 # θ ← θ − α ξ_t m̂_t / (√v̂_t + ε), with m̂_t = m_t / (1 − β1^t)

@@ -29,7 +29,8 @@ def _install_network_guard() -> None:
     def refuse(address):
         return ConnectionRefusedError(
             f"network access is disabled for chapters: {where} tried to connect to {address!r}. "
-            "Chapters must run offline: use data that packages ship, or generate it.")
+            "Chapters must run offline: use data that packages ship, or generate it."
+        )
 
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
     real_getaddrinfo = socket.getaddrinfo
