@@ -37,7 +37,10 @@ def _nbgrader(course: Path, *args: str, env: dict | None = None) -> subprocess.C
         "--Execute.timeout=300",
         "--ExecutePreprocessor.kernel_name=python3",
     ]
-    res = subprocess.run(cmd, cwd=course, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    # nbgrader runs `alembic` from PATH: the one beside this interpreter (.venv/bin, not on PATH in CI)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, **(env or {}), "PATH": path}
+    res = subprocess.run(cmd, cwd=course, capture_output=True, text=True, env=env)
     assert res.returncode == 0, f"nbgrader {args[0]} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     return res
 
