@@ -38,14 +38,17 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[all]"
 	touch $@
 
-# The README's test command, in three timed stages: the lint; the library's unit tests, the
-# chapter-contract tests and the nbgrader test; every chapter of the toc once at the quick profile
+# The README's test command, in four timed stages: the lint; the library's unit tests and the
+# chapter-contract tests; nbgrader grading one chapter's assignment (a stage of its own, since its
+# time does not grow with the number of chapters); every chapter of the toc once at the quick profile
 # under nbval, on all cores, with a budget check (tools/pytest_budget.py keeps each run for the
 # nightly determinism check). Tests marked `nightly` run in `make nightly-checks` instead.
 test: venv notebooks
 	$(TIMED) "lint: ruff, workflows" -- $(PY) -m tools.lint
-	$(TIMED) "unit, contract, nbgrader tests" -- env $(QUICK) $(PY) -m pytest -n $(JOBS) --dist loadscope \
-	  -m "not nightly" --ignore=tests/browser tests
+	$(TIMED) "unit and contract tests" -- env $(QUICK) $(PY) -m pytest -n $(JOBS) --dist loadscope \
+	  -m "not nightly and not nbgrader" --ignore=tests/browser tests
+	$(TIMED) --fixed "nbgrader grades one chapter" -- env $(QUICK) $(PY) -m pytest -q -m nbgrader \
+	  tests/test_assignments.py
 	$(TIMED) "chapters at quick (nbval)" -- env $(QUICK) $(PY) -m pytest -p tools.pytest_budget -n $(JOBS) \
 	  --dist loadscope --nbval-lax _build/notebooks
 

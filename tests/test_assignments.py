@@ -78,6 +78,7 @@ def test_points_count_the_self_checks():
 
 
 @pytest.mark.chapter
+@pytest.mark.nbgrader
 def test_nbgrader_grades_a_solution_full_and_an_untouched_release_zero(tmp_path):
     from nbgrader.api import Gradebook
 
