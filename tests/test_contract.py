@@ -137,7 +137,11 @@ def test_structure(ch):
         assert heading in text, f"missing section {heading!r}"
     assert "```{exercise}" in text and "```{solution-start}" in text
     assert re.search(r":tags: \[solution\]", text) and re.search(r":tags: \[check\]", text)
-    assert f"{{cite:p}}`{ch.meta['paper']['bibkey']}`" in text, "cite the paper"
+    # a chapter whose references overlap another chapter's gives its bibliography a `:keyprefix:`
+    # (sphinxcontrib-bibtex's cure for duplicate citations) and cites with that prefix
+    prefix = re.search(r":keyprefix: (\S+)", text)
+    key = (prefix.group(1) if prefix else "") + ch.meta["paper"]["bibkey"]
+    assert f"{{cite:p}}`{key}`" in text, "cite the paper"
     assert "{bibliography}" in text
     paper_scale = text.split("## At paper scale", 1)[1].split("\n## ", 1)[0]
     assert "run.runs_paper_scale" in paper_scale, (

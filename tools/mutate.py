@@ -4,7 +4,8 @@ A chapter's front matter lists `stochlearn.mutations`: each has a `name`, the cl
 make `fails`, and the wrong implementation, inserted right after the `sl.setup(...)` cell, either
 as `code` (a line that patches the library) or as `replace`, a source mutation: in the source of a
 library function or method (`in: sl.optim.DiffGrad.step`), each `old` text (which must occur
-exactly once) becomes `new`, and the edited function replaces the original. A mutation that takes
+exactly once) becomes `new`, and the edited function replaces the original, there and wherever a
+stochlearn module binds the same function under another name. A mutation that takes
 the method out altogether says which words of the claim labels name the method (`removes`).
 `tests/test_claims_can_fail.py` runs them at the quick profile.
 
@@ -69,7 +70,14 @@ def mutation_cell(mutation: dict) -> str:
             f"_file = {'<mutation of ' + spec['in'] + '>'!r}",
             "_linecache.cache[_file] = (len(_src), None, _src.splitlines(True), _file)  # for sl.show",
             "exec(compile(_src, _file, 'exec'), _ns)",
+            f"_before = {spec['in']}",
             f"setattr({owner}, {attr!r}, _ns[{attr!r}])",
+            "# the edited function also replaces the original wherever the library binds it under",
+            "# another name (a package's re-export, `from .knn import ksg_mi` in a sibling module)",
+            "for _mod in [m for n, m in list(_sys.modules.items()) if n.split('.')[0] == 'stochlearn']:",
+            "    for _k, _v in list(vars(_mod).items()):",
+            "        if _v is _before:",
+            f"            setattr(_mod, _k, _ns[{attr!r}])",
         ]
     )
 

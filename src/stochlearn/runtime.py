@@ -215,13 +215,24 @@ def setup(
       present and the CPU otherwise; a requested but missing GPU falls back to the CPU with a warning.
 
     Threads: 1 for ``quick`` and ``book`` (small models; the book build runs chapters side by
-    side instead), all cores for ``full``; ``$STOCHLEARN_THREADS`` overrides.
+    side instead), all cores for ``full``; ``$STOCHLEARN_THREADS`` overrides. The limit holds
+    for torch and for the BLAS libraries behind NumPy, SciPy and scikit-learn (through
+    threadpoolctl, where installed): two chapters side by side, each with a BLAS that spins up a
+    thread per core, ran up to five times slower.
     The book's plot style (:func:`stochlearn.plot.use_style`) is applied too.
     """
     prof = resolve_profile(profile)
     seed_everything(seed)
     threads = _default_threads(prof)
     torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except (
+        ImportError
+    ):  # scikit-learn brings it; without it BLAS keeps its own default
+        pass
+    else:
+        threadpool_limits(limits=threads)
     dev = _resolve_device(device, prof)
     from .plot import use_style
 

@@ -4,7 +4,8 @@ Everything here works without a network: data that ships with scikit-learn, or g
 Larger datasets (CIFAR-10) have optional loaders that read a local copy, download it only when
 asked to and a network exists, and always verify the archive's checksum. Introduced in
 {ref}`ch-diffgrad`. The synthetic slab datasets of Shah et al. (2020) live in
-:mod:`stochlearn.data.slabs`.
+:mod:`stochlearn.data.slabs`, the pairs with a known mutual information of Butakov et al. (2024)
+in :mod:`stochlearn.data.known_mi`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from torch import Tensor
 __all__ = [
     "slabs",
     "augment",
+    "known_mi",
     "Split",
     "digits_split",
     "digits_parity",
@@ -453,5 +455,6 @@ def cifar10(
 # the data sets' own modules, after the helpers they import from here
 from . import (  # noqa: E402
     augment,  # image augmentations; torch only
+    known_mi,  # pairs with a known mutual information; NumPy and SciPy
     slabs,  # the slab datasets; NumPy and torch only
 )

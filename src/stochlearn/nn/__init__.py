@@ -11,6 +11,8 @@
 * :class:`SampledLinear`, :class:`MaskReLU`, :func:`set_sample_ids`, :func:`refresh_grad_norms` —
   a linear layer whose backward keeps a sample of its input rows (WTA-CRS), and a ReLU that keeps
   a bit mask ({ref}`ch-wta-crs`).
+* :class:`AdditiveGaussianNoise` — Gaussian noise of a fixed or a relative scale, which makes a
+  network stochastic and its mutual informations finite ({ref}`ch-ib-lossy-compression`).
 
 Each layer a chapter introduces lives in its own module here and is re-exported below.
 """
@@ -23,6 +25,7 @@ from .ghost_bn import (
     replace_bn_with_ghost,
 )
 from .models import ACTIVATIONS, mlp, resnet18
+from .noise import AdditiveGaussianNoise
 from .ntk import NTKMLP, activation_scale
 from .patch import PatchReLU2Net
 from .sampled import MaskReLU, SampledLinear, refresh_grad_norms, set_sample_ids
@@ -43,4 +46,5 @@ __all__ = [
     "MaskReLU",
     "set_sample_ids",
     "refresh_grad_norms",
+    "AdditiveGaussianNoise",
 ]
