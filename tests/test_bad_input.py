@@ -39,6 +39,8 @@ SKIP = {
     "stochlearn.runtime.progress": "wraps any iterable (tqdm's own checks apply)",
     "stochlearn.plot.use_style": "takes no arguments",
     "stochlearn.plot.label_panels": "draws on matplotlib axes",
+    "stochlearn.criticality.sample_preactivations": "valid sizes of 10^3-10^4 per argument mean up to 10^12 "
+    "draws; its argument checks are tested in test_criticality.py",
 }
 
 

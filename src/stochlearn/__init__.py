@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 #: Topic modules, loaded lazily on attribute access.
 SUBMODULES = (
     "coresets",
+    "criticality",
     "curvature",
     "data",
     "diffusion",
@@ -31,6 +32,7 @@ SUBMODULES = (
     "exercises",
     "hyper",
     "info",
+    "kernels",
     "local",
     "memory",
     "metrics",
