@@ -11,6 +11,12 @@ are Gaussian, and their variance on one input, the kernel :math:`K^{(\ell)}`, fo
 
 (Roberts, Yaida and Hanin, *The Principles of Deep Learning Theory*, ch. 4). The expectations
 are computed by Gauss–Hermite quadrature. Introduced in {ref}`ch-deep-learning-theory`.
+
+On the unit sphere the same recursions act on inner products through the *dual activation*
+:math:`\xi(\rho)=\mathbb E[\phi(u)\phi(v)]` (:func:`dual`, :func:`deep_nngp`,
+:func:`deep_ntk`); infinitely deep kernels turn kernel regression into classical rules
+(:func:`kernel_classifier`, :func:`singular_kernel_classifier`, :func:`monomial_deep_logscore`),
+the subject of the wide-deep-optimality chapter (Radhakrishnan, Belkin and Uhler, 2022).
 """
 
 from __future__ import annotations
@@ -20,7 +26,19 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["ACTIVATIONS", "gaussian_expectation", "kernel_recursion"]
+__all__ = [
+    "ACTIVATIONS",
+    "DUALS",
+    "deep_nngp",
+    "deep_ntk",
+    "dual",
+    "gaussian_expectation",
+    "kernel_classifier",
+    "kernel_recursion",
+    "monomial_deep_logscore",
+    "singular_exponent",
+    "singular_kernel_classifier",
+]
 
 #: Activation functions by name (NumPy), for :func:`kernel_recursion`.
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -113,3 +131,267 @@ def kernel_recursion(
         )
         K[layer] = C_b + C_W * float(second)
     return K
+
+
+# --------------------------------------------------------------------------------------------
+# dual activations and infinitely deep kernels on the sphere (wide-deep-optimality)
+# --------------------------------------------------------------------------------------------
+def _poly(coefs: dict[int, float]):
+    def xi(r):
+        return sum(c * r**k for k, c in coefs.items())
+
+    def dxi(r):
+        return sum(k * c * r ** (k - 1) for k, c in coefs.items())
+
+    return xi, dxi
+
+
+_ARCSIN_23 = math.asin(2 / 3)
+
+#: Dual activations :math:`\xi(\rho)=\mathbb E[\phi(u)\phi(v)]` (``corr(u, v) = ρ``, normalised
+#: so that :math:`\xi(1)=1`) and their derivatives, as in the official code of Radhakrishnan,
+#: Belkin and Uhler (``uhlerlab/inf_depth_ntks``, ``models.py``). ``"sine_<a>"`` and
+#: ``"monomial_<k>"`` are read by :func:`dual`.
+DUALS: dict[str, tuple[Callable, Callable]] = {
+    "relu": (
+        lambda r: (r * (math.pi - np.arccos(r)) + np.sqrt(1 - r**2)) / math.pi,
+        lambda r: (math.pi - np.arccos(r)) / math.pi,
+    ),
+    "erf": (
+        lambda r: np.arcsin(2 * r / 3) / _ARCSIN_23,
+        lambda r: (2 / 3) / np.sqrt(1 - 4 * r**2 / 9) / _ARCSIN_23,
+    ),
+    "2d_opt": _poly({7: 0.5, 1: 0.5}),
+    "3d_opt": _poly({3: 0.5, 1: 0.5}),
+    "5d_opt": _poly({3: 0.25, 2: 0.5, 1: 0.25}),
+    "9d_opt": _poly({3: 1 / 16, 2: 7 / 8, 1: 1 / 16}),
+}
+
+
+def dual(name: str) -> tuple[Callable, Callable]:
+    r"""The dual activation :math:`\xi` and its derivative :math:`\xi'` named ``name``.
+
+    Names: the keys of :data:`DUALS`, ``"sine_<a>"`` (:math:`\sinh(a\rho)/\sinh a`, the dual of
+    :math:`\sin`-type activations with parameter :math:`a`) and ``"monomial_<k>"``
+    (:math:`\rho^k`, the dual of the :math:`k`-th normalised Hermite polynomial).
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a string, got {name!r}")
+    if name in DUALS:
+        return DUALS[name]
+    kind, _, param = name.partition("_")
+    try:
+        value = float(param)
+    except ValueError:
+        value = float("nan")
+    if kind == "sine" and math.isfinite(value) and value > 0:
+        a = value
+        return (
+            lambda r: np.sinh(a * r) / math.sinh(a),
+            lambda r: a * np.cosh(a * r) / math.sinh(a),
+        )
+    if kind == "monomial" and value == int(value) and value >= 1:
+        k = int(value)
+        return (lambda r: r**k, lambda r: k * r ** (k - 1))
+    raise ValueError(
+        f"unknown dual activation {name!r}: use one of {sorted(DUALS)}, 'sine_<a>' (a > 0) "
+        "or 'monomial_<k>' (k >= 1)"
+    )
+
+
+def _check_depth(depth) -> int:
+    if (
+        isinstance(depth, bool)
+        or not isinstance(depth, (int, np.integer))
+        or depth < 0
+    ):
+        raise ValueError(f"depth must be an integer >= 0, got {depth!r}")
+    return int(depth)
+
+
+def deep_nngp(rho, name: str, depth: int) -> np.ndarray:
+    r"""The NNGP kernel of an infinitely wide MLP of ``depth`` layers on the unit sphere.
+
+    :math:`\Sigma^{(0)}=\rho=\langle x,x'\rangle`, :math:`\Sigma^{(\ell)}=\xi(\Sigma^{(\ell-1)})`,
+    clipped to :math:`[-1,1]` at every step (as the official ``nngp_kernel``). ``rho`` is an
+    array of inner products of unit vectors.
+    """
+    xi, _ = dual(name)
+    s = np.clip(np.asarray(rho, dtype=np.float64), -1, 1)
+    for _ in range(_check_depth(depth)):
+        s = np.clip(xi(s), -1, 1)
+    return s
+
+
+def deep_ntk(rho, name: str, depth: int, normalize: bool = True) -> np.ndarray:
+    r"""The NTK of an infinitely wide MLP of ``depth`` layers on the unit sphere.
+
+    :math:`\Theta^{(0)}=\Sigma^{(0)}=\rho`, then
+    :math:`\Theta^{(\ell)}=\Sigma^{(\ell)}+\Theta^{(\ell-1)}\,\xi'(\Sigma^{(\ell-1)})` (the
+    official ``ntk_kernel``). Its diagonal grows as :math:`\sum_j\xi'(1)^j`; with ``normalize``
+    every step divides by the diagonal's value, so that deep kernels do not overflow (a
+    classifier's sign does not change).
+    """
+    xi, dxi = dual(name)
+    s = np.clip(np.asarray(rho, dtype=np.float64), -1, 1)
+    k = s.copy()
+    inv = 1.0  # 1 / the diagonal of the previous layer
+    d1 = float(dxi(np.float64(1.0)))
+    for _ in range(_check_depth(depth)):
+        s_new = xi(s)
+        if (
+            normalize
+        ):  # Θ/D with D_ℓ = 1 + D_{ℓ-1} ξ'(1), never forming D itself
+            c = 1.0 / (inv + d1)  # D_{ℓ-1} / D_ℓ
+            k = s_new * (c * inv) + c * k * dxi(s)
+            inv = c * inv
+        else:
+            k = s_new + k * dxi(s)
+        s = s_new
+    return k
+
+
+# --------------------------------------------------------------------------------------------
+# classifiers: kernel regression and its infinitely deep limits
+# --------------------------------------------------------------------------------------------
+def _labels_pm1(y, n: int) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (n,) or not np.all(np.isin(y, (-1.0, 1.0))):
+        raise ValueError(f"y_train must hold {n} labels in {{-1, +1}}")
+    return y
+
+
+def kernel_classifier(
+    K_train, y_train, K_test, unit_diagonal: bool = True
+) -> np.ndarray:
+    r"""The sign of the kernel-regression interpolant, :math:`\operatorname{sign}\big(y^\top K(X,X)^{-1}K(X,x)\big)`.
+
+    ``K_train`` is ``(n, n)``, ``y_train`` holds labels :math:`\pm1`, ``K_test`` is
+    ``(n, m)``; returns ``m`` labels, a score of exactly 0 counting as :math:`+1`. With
+    ``unit_diagonal`` the diagonal of ``K_train`` is set to 1 first, as the official
+    ``solve_kr`` does for NNGP kernels (whose diagonal is 1 up to rounding).
+    """
+    Kt = np.array(K_train, dtype=np.float64)
+    Ks = np.asarray(K_test, dtype=np.float64)
+    n = Kt.shape[0] if Kt.ndim == 2 else -1
+    if (
+        Kt.ndim != 2
+        or Kt.shape != (n, n)
+        or Ks.ndim != 2
+        or Ks.shape[0] != n
+        or n < 1
+    ):
+        raise ValueError("K_train must be (n, n) and K_test (n, m)")
+    y = _labels_pm1(y_train, n)
+    if unit_diagonal:
+        np.fill_diagonal(Kt, 1.0)
+    try:
+        alpha = np.linalg.solve(Kt, y)
+    except np.linalg.LinAlgError:
+        raise ValueError("K_train is singular") from None
+    return np.where(alpha @ Ks >= 0, 1, -1)
+
+
+def singular_kernel_classifier(
+    X_train, y_train, X_test, alpha: float
+) -> np.ndarray:
+    r"""The singular-kernel rule :math:`\operatorname{sign}\sum_i y_i\lVert x-x_i\rVert^{-\alpha}`.
+
+    With :math:`\alpha=d` in :math:`\mathbb R^d` (or :math:`d-1` on the sphere
+    :math:`S^{d-1}`), the Hilbert-kernel estimate of Devroye et al., which is consistent: its
+    error tends to the Bayes error (the official ``devroye_classifier``). As
+    :math:`\alpha\to\infty` it becomes the 1-nearest-neighbour rule. Computed in the log
+    domain (a test point on a training point takes its label); a score of 0 gives :math:`+1`.
+    """
+    Xtr = np.asarray(X_train, dtype=np.float64)
+    Xte = np.asarray(X_test, dtype=np.float64)
+    if (
+        Xtr.ndim != 2
+        or Xte.ndim != 2
+        or Xtr.shape[1] != Xte.shape[1]
+        or len(Xtr) < 1
+    ):
+        raise ValueError("X_train and X_test must be (n, d) and (m, d)")
+    y = _labels_pm1(y_train, len(Xtr))
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float))
+        or not alpha > 0
+    ):
+        raise ValueError(f"alpha must be a positive number, got {alpha!r}")
+    d2 = ((Xte[:, None, :] - Xtr[None, :, :]) ** 2).sum(-1)
+    with np.errstate(divide="ignore"):
+        logw = (
+            -0.5 * alpha * np.log(d2)
+        )  # log ‖x − x_i‖^{-α}; +inf on a training point
+    return _sign_of_log_scores(logw, y)
+
+
+def _sign_of_log_scores(logw: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """sign(Σ_{y=+1} e^{logw} − Σ_{y=−1} e^{logw}), row by row, without overflow."""
+    from scipy.special import logsumexp
+
+    with np.errstate(invalid="ignore"):
+        pos = logsumexp(np.where(y > 0, logw, -np.inf), axis=1)
+        neg = logsumexp(np.where(y < 0, logw, -np.inf), axis=1)
+    inf_pos = np.isposinf(logw) & (y > 0)
+    inf_neg = np.isposinf(logw) & (y < 0)
+    pos = np.where(inf_pos.any(1), np.inf, pos)
+    neg = np.where(inf_neg.any(1), np.inf, neg)
+    both = inf_pos.any(1) & inf_neg.any(
+        1
+    )  # duplicated training points with both labels
+    return np.where(both, 1, np.where(pos >= neg, 1, -1))
+
+
+def monomial_deep_logscore(
+    X_train, y_train, X_test, k: int, depth: int
+) -> np.ndarray:
+    r"""The infinitely deep :math:`\rho^k` NNGP classifier, computed in the log domain.
+
+    The depth-``depth`` NNGP of the dual :math:`\xi(\rho)=\rho^k` is :math:`\rho^{k^L}`, which
+    underflows to 0 in floating point long before the limit. For such a kernel
+    :math:`K(X,X)\approx I`, so kernel regression reduces to
+    :math:`\operatorname{sign}\sum_iy_i\rho_i^{k^L}`, evaluated here as log-sum-exp of
+    :math:`k^L\log\rho_i` per class (points with :math:`\rho_i\le0` contribute nothing for
+    even powers' logs; odd :math:`k` keeps the sign, and those terms are negligible). As
+    :math:`L\to\infty` the largest :math:`\rho_i`, the nearest neighbour, wins: the 1-NN rule.
+    """
+    Xtr = np.asarray(X_train, dtype=np.float64)
+    Xte = np.asarray(X_test, dtype=np.float64)
+    if (
+        Xtr.ndim != 2
+        or Xte.ndim != 2
+        or Xtr.shape[1] != Xte.shape[1]
+        or len(Xtr) < 1
+    ):
+        raise ValueError("X_train and X_test must be (n, d) and (m, d)")
+    y = _labels_pm1(y_train, len(Xtr))
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+        raise ValueError(f"k must be an integer >= 2, got {k!r}")
+    depth = _check_depth(depth)
+    rho = np.clip(Xte @ Xtr.T, -1, 1)
+    with np.errstate(divide="ignore"):
+        logw = float(k) ** depth * np.log(np.where(rho > 0, rho, 0.0))
+    return _sign_of_log_scores(logw, y)
+
+
+def singular_exponent(name: str, kind: str = "nngp") -> float:
+    r"""The exponent :math:`\alpha` of the singular kernel that a deep net's classifier becomes.
+
+    Near :math:`\rho=1` the depth-:math:`L` NNGP of a dual with :math:`\xi'(0)<1<\xi'(1)` behaves,
+    relative to far points, like :math:`(1-\rho)^{-\alpha/2}` with
+    :math:`\alpha=2\log(1/\xi'(0))/\log\xi'(1)` (1, 2, 4, 8 for ``2d_opt`` … ``9d_opt``, the
+    :math:`d-1` of the sphere :math:`S^{d-1}` they are designed for); the NTK adds 2. (Our
+    derivation from the recursion, checked numerically in the chapter.)
+    """
+    _, dxi = dual(name)
+    if kind not in ("nngp", "ntk"):
+        raise ValueError(f"kind must be 'nngp' or 'ntk', got {kind!r}")
+    d0, d1 = float(dxi(np.float64(0.0))), float(dxi(np.float64(1.0)))
+    if not (0 < d0 < 1 < d1):
+        raise ValueError(
+            f"{name}: the rule needs 0 < ξ'(0) < 1 < ξ'(1), got ξ'(0) = {d0:g}, ξ'(1) = {d1:g}"
+        )
+    alpha = 2 * math.log(1 / d0) / math.log(d1)
+    return alpha + (2 if kind == "ntk" else 0)

@@ -26,6 +26,7 @@ __all__ = [
     "slabs",
     "augment",
     "known_mi",
+    "dirichlet",
     "Split",
     "digits_split",
     "digits_parity",
@@ -455,6 +456,7 @@ def cifar10(
 # the data sets' own modules, after the helpers they import from here
 from . import (  # noqa: E402
     augment,  # image augmentations; torch only
+    dirichlet,  # two Dirichlet classes on the sphere; NumPy and SciPy
     known_mi,  # pairs with a known mutual information; NumPy and SciPy
     slabs,  # the slab datasets; NumPy and torch only
 )
