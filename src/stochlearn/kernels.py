@@ -261,6 +261,23 @@ def _labels_pm1(y, n: int) -> np.ndarray:
     return y
 
 
+def _train_test(
+    X_train, y_train, X_test
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``X_train`` (n, d), its labels ±1 and ``X_test`` (m, d), checked, as float64 arrays."""
+    Xtr = np.asarray(X_train, dtype=np.float64)
+    Xte = np.asarray(X_test, dtype=np.float64)
+    if (
+        Xtr.ndim != 2
+        or Xte.ndim != 2
+        or Xtr.shape[1] != Xte.shape[1]
+        or len(Xtr) < 1
+    ):
+        raise ValueError("X_train and X_test must be (n, d) and (m, d)")
+    y = _labels_pm1(y_train, len(Xtr))
+    return Xtr, y, Xte
+
+
 def kernel_classifier(
     K_train, y_train, K_test, unit_diagonal: bool = True
 ) -> np.ndarray:
@@ -303,16 +320,7 @@ def singular_kernel_classifier(
     :math:`\alpha\to\infty` it becomes the 1-nearest-neighbour rule. Computed in the log
     domain (a test point on a training point takes its label); a score of 0 gives :math:`+1`.
     """
-    Xtr = np.asarray(X_train, dtype=np.float64)
-    Xte = np.asarray(X_test, dtype=np.float64)
-    if (
-        Xtr.ndim != 2
-        or Xte.ndim != 2
-        or Xtr.shape[1] != Xte.shape[1]
-        or len(Xtr) < 1
-    ):
-        raise ValueError("X_train and X_test must be (n, d) and (m, d)")
-    y = _labels_pm1(y_train, len(Xtr))
+    Xtr, y, Xte = _train_test(X_train, y_train, X_test)
     if (
         isinstance(alpha, bool)
         or not isinstance(alpha, (int, float))
@@ -336,11 +344,10 @@ def _sign_of_log_scores(logw: np.ndarray, y: np.ndarray) -> np.ndarray:
         neg = logsumexp(np.where(y < 0, logw, -np.inf), axis=1)
     inf_pos = np.isposinf(logw) & (y > 0)
     inf_neg = np.isposinf(logw) & (y < 0)
-    pos = np.where(inf_pos.any(1), np.inf, pos)
-    neg = np.where(inf_neg.any(1), np.inf, neg)
-    both = inf_pos.any(1) & inf_neg.any(
-        1
-    )  # duplicated training points with both labels
+    on_pos, on_neg = inf_pos.any(1), inf_neg.any(1)  # on a training point
+    pos = np.where(on_pos, np.inf, pos)
+    neg = np.where(on_neg, np.inf, neg)
+    both = on_pos & on_neg  # duplicated training points with both labels
     return np.where(both, 1, np.where(pos >= neg, 1, -1))
 
 
@@ -357,16 +364,7 @@ def monomial_deep_logscore(
     even powers' logs; odd :math:`k` keeps the sign, and those terms are negligible). As
     :math:`L\to\infty` the largest :math:`\rho_i`, the nearest neighbour, wins: the 1-NN rule.
     """
-    Xtr = np.asarray(X_train, dtype=np.float64)
-    Xte = np.asarray(X_test, dtype=np.float64)
-    if (
-        Xtr.ndim != 2
-        or Xte.ndim != 2
-        or Xtr.shape[1] != Xte.shape[1]
-        or len(Xtr) < 1
-    ):
-        raise ValueError("X_train and X_test must be (n, d) and (m, d)")
-    y = _labels_pm1(y_train, len(Xtr))
+    Xtr, y, Xte = _train_test(X_train, y_train, X_test)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
         raise ValueError(f"k must be an integer >= 2, got {k!r}")
     depth = _check_depth(depth)

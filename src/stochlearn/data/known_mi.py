@@ -28,6 +28,17 @@ def _check_int(name: str, v, lo: int = 1) -> int:
     return int(v)
 
 
+def _check_positive(name: str, v) -> float:
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float))
+        or not v > 0
+        or not math.isfinite(v)
+    ):
+        raise ValueError(f"{name} must be a positive number, got {v!r}")
+    return float(v)
+
+
 def correlated_normal(
     n: int,
     dim_x: int,
@@ -96,13 +107,7 @@ def gaussian_bump_images(z, size: int = 16, width: float = 10.0) -> np.ndarray:
     if not np.isfinite(zt).all():
         raise ValueError("z contains NaN or infinite values")
     size = _check_int("size", size, 2)
-    if (
-        isinstance(width, bool)
-        or not isinstance(width, (int, float))
-        or not width > 0
-        or not math.isfinite(width)
-    ):
-        raise ValueError(f"width must be a positive number, got {width!r}")
+    width = _check_positive("width", width)
     mu = ndtr(zt)  # (n, 2) in (0, 1)
     grid = np.linspace(0.0, 1.0, size)
     gx = np.exp(
@@ -138,13 +143,7 @@ def linear_gaussian_embedding(
     )
     if latent_dim > dim:
         raise ValueError(f"latent_dim must be <= dim, got {latent_dim} > {dim}")
-    if (
-        isinstance(sigma, bool)
-        or not isinstance(sigma, (int, float))
-        or not sigma > 0
-        or not math.isfinite(sigma)
-    ):
-        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    sigma = _check_positive("sigma", sigma)
     xi, eta = correlated_normal(n, latent_dim, latent_dim, mi, rng, mix=False)
     A = rng.standard_normal((dim, latent_dim)) / math.sqrt(latent_dim)
     B = rng.standard_normal((dim, latent_dim)) / math.sqrt(latent_dim)
