@@ -80,6 +80,16 @@ def test_limits_become_nearest_neighbour():
 def test_singular_exponent_rule():
     assert [K.singular_exponent(n) for n in ("2d_opt", "3d_opt", "5d_opt", "9d_opt")] == pytest.approx([1, 2, 4, 8])
     assert K.singular_exponent("2d_opt", "ntk") == pytest.approx(3)
+    assert K.singular_exponent("monomial_3") == np.inf  # 1-NN
+    # the official sine_<a> duals paired with 3-, 5- and 9-dimensional data give α = d − 1 too
+    sines = [K.singular_exponent(f"sine_{a}") for a in ("2.676", "6.13539", "13.8258")]
+    assert sines == pytest.approx([2, 4, 8], abs=1e-3)
+    K.DUALS["offset"] = (lambda r: 0.1 + 0.9 * r**2, lambda r: 1.8 * r)  # ξ(0) > 0: majority vote
+    try:
+        with pytest.raises(ValueError, match="ξ\\(0\\) = 0"):
+            K.singular_exponent("offset")
+    finally:
+        del K.DUALS["offset"]
     with pytest.raises(ValueError, match="needs"):
         K.singular_exponent("relu")
 
@@ -90,3 +100,60 @@ def test_dirichlet_data_has_the_prior_and_lies_on_the_sphere():
     assert np.allclose(np.linalg.norm(Xd, axis=1), 1) and np.allclose(S.sum(1), 1)
     with pytest.raises(ValueError):
         sl.data.dirichlet.dirichlet_sphere(10, [1, 2], [1, 2, 3], 0.5, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("name", ["2d_opt", "erf", "relu", "sine_1", "5d_opt", "monomial_3"])
+@pytest.mark.parametrize("kind", ["nngp", "ntk"])
+def test_log_domain_table_equals_direct_iteration(name, kind):
+    if name == "monomial_3" and kind == "ntk":
+        pytest.skip("ξ'(1) = 3 but the NTK of ρ³ is not used")
+    rho = np.r_[np.linspace(-0.99, -0.05, 40), np.linspace(0.05, 0.99, 40), 1 - np.logspace(-12, -2, 11)]
+    direct = K.deep_nngp(rho, name, 10) if kind == "nngp" else K.deep_ntk(rho, name, 10)
+    one = K.deep_kernel_table(name, 1, kind)  # depth 1 is ξ itself (NNGP)
+    table = K.deep_kernel_table(name, 10, kind)
+    la, sg = table.log_abs_at(1 - rho)
+    assert np.allclose(sg * np.exp(la), direct, rtol=2e-3, atol=1e-300)
+    if kind == "nngp":
+        la1, sg1 = one.log_abs_at(1 - rho)
+        assert np.allclose(sg1 * np.exp(la1), K.dual(name)[0](rho), rtol=2e-3)
+    assert table.log_abs_at(0.0)[0] == 0.0  # ρ = 1: the normalised kernel is 1
+
+
+def test_log_domain_table_does_not_underflow_where_direct_iteration_does():
+    rho = np.array([0.2, 0.5, 0.9])
+    assert (K.deep_nngp(rho, "2d_opt", 2000) == 0).all()  # 2^-2000 underflows
+    la, _ = K.deep_kernel_table("2d_opt", 2000).log_abs_at(1 - rho)
+    # far from ρ = 1 each layer halves Σ: log Σ ≈ -2000 log 2 + O(1), increasing in ρ
+    assert np.all(np.abs(la / (2000 * np.log(2)) + 1) < 0.01) and np.all(np.diff(la) > 0)
+    lt, _ = K.deep_kernel_table("2d_opt", 2000, "ntk").log_abs_at(1 - rho)
+    assert np.all(np.isfinite(lt)) and np.all(np.diff(lt) > 0)
+
+
+def test_log_score_equals_kernel_regression_for_vanishing_deep_kernels():
+    rng = np.random.default_rng(3)
+    Xr, yr, _ = sl.data.dirichlet.dirichlet_sphere(300, [1, 2], [2, 1], 0.4, rng)
+    Xq, _, _ = sl.data.dirichlet.dirichlet_sphere(400, [1, 2], [2, 1], 0.4, rng)
+    for name, L in [("2d_opt", 60), ("erf", 200), ("sine_1", 100)]:  # official depths
+        exact = K.kernel_classifier(K.deep_nngp(Xr @ Xr.T, name, L), yr, K.deep_nngp(Xr @ Xq.T, name, L))
+        assert (K.deep_kernel_logscore(Xr, yr, Xq, K.deep_kernel_table(name, L)) == exact).all()
+    ntk = K.deep_kernel_logscore(Xr, yr, Xq, K.deep_kernel_table("2d_opt", 60, "ntk"))
+    exact = K.kernel_classifier(K.deep_ntk(Xr @ Xr.T, "2d_opt", 60), yr, K.deep_ntk(Xr @ Xq.T, "2d_opt", 60))
+    assert (ntk == exact).all()  # (with the diagonal set to its exact value 1)
+    nn1 = KNeighborsClassifier(1).fit(Xr, yr).predict(Xq)
+    assert (K.deep_kernel_logscore(Xr, yr, Xq, K.deep_kernel_table("monomial_3", 20)) == nn1).all()
+
+
+def test_table_arguments_are_checked():
+    with pytest.raises(ValueError, match="kind"):
+        K.deep_kernel_table("relu", 3, "gp")
+    with pytest.raises(ValueError, match="n_grid"):
+        K.deep_kernel_table("relu", 3, n_grid=1)
+    with pytest.raises(ValueError, match="KernelTable"):
+        K.deep_kernel_logscore(X, y, Xt, None)
+
+
+def test_kernel_matrix_from_a_table():
+    table = K.deep_kernel_table("relu", 5, "ntk")
+    M = K.deep_kernel_matrix(X, X, table)
+    assert np.allclose(M, M.T) and np.allclose(np.diag(M), 1)
+    assert np.allclose(M, K.deep_ntk(X @ X.T, "relu", 5), rtol=1e-4)

@@ -32,6 +32,12 @@ def test_a_nan_is_a_clear_miss():
     assert v["clear"] and v["mutated"] is None
 
 
+def test_an_infinity_written_as_a_string_is_a_clear_miss():
+    mutated = {**_cond(math.inf, "<=", 1e-9), "value": "inf", "margin": "-inf"}
+    v = judge_condition(_cond(0.0, "<=", 1e-9), mutated)
+    assert v["clear"] and v["miss"] == math.inf
+
+
 def test_claim_verdicts():
     ok = {"claim": "C1 x", "passed": True, "conditions": [_cond(2.0), _cond(3.0)]}
     one_clear = {"claim": "C1 x", "passed": False, "conditions": [_cond(2.0), _cond(-1.0)]}

@@ -122,8 +122,16 @@ def run_mutation(ch: Chapter, mutation: dict | None, profile: str = "quick", see
     return {"claims": claims, "error": error, "wall_s": round(wall, 1)}
 
 
+def _number(x: Any) -> Any:
+    """A number from the claims JSON, where the kernel writes an infinity as the string 'inf'."""
+    return float(x) if isinstance(x, str) else x
+
+
 def judge_condition(correct: dict, mutated: dict | None) -> dict[str, Any]:
     """One condition of one claim: correct value, threshold, mutated value, miss and verdict."""
+    correct = {**correct, "value": _number(correct["value"]), "margin": _number(correct["margin"])}
+    if mutated is not None:
+        mutated = {**mutated, "value": _number(mutated["value"]), "margin": _number(mutated["margin"])}
     out = {
         "name": correct["name"],
         "op": correct["op"],

@@ -48,9 +48,12 @@ def dirichlet_sphere(
 
     As the official ``get_dirichlet_data``, the class sizes are fixed:
     ``int(n * prior1)`` points of class :math:`+1` from :math:`\mathrm{Dir}(\alpha_1)`, the rest of
-    class :math:`-1` from :math:`\mathrm{Dir}(\alpha_2)`. ``X`` (``(n, d)``) holds the points
-    on the sphere, ``y`` the labels :math:`\pm1`, ``S`` the simplex points (for
-    :func:`dirichlet_bayes_classifier`).
+    class :math:`-1` from :math:`\mathrm{Dir}(\alpha_2)`. ``X`` (``(n, d)``) holds the points on
+    the sphere, ``y`` the labels :math:`\pm1`, ``S`` the simplex points (for
+    :func:`dirichlet_bayes_classifier`). The official code draws training and test points in one
+    such call and splits the shuffled set, so that the training set's class counts vary: draw
+    ``n_train + n_test`` points and split them to do the same. It also redraws the set when two
+    points' inner product rounds to 1 or is exactly 0; we do not.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
