@@ -131,7 +131,11 @@ def vertex_recursion(
     criticality :math:`\chi_\parallel=1` and :math:`V^{(\ell)}=5(\ell-1)K^2`. Returns
     ``(K, V)``, arrays of length ``depth``.
     """
-    from .kernels import _activation, gaussian_expectation, kernel_recursion
+    from .kernels.gaussian import (
+        _activation,
+        gaussian_expectation,
+        kernel_recursion,
+    )
 
     K = kernel_recursion(act, C_W, C_b, K1, depth, n_quad)
     sigma = _activation(act)

@@ -5,7 +5,9 @@ Larger datasets (CIFAR-10) have optional loaders that read a local copy, downloa
 asked to and a network exists, and always verify the archive's checksum. Introduced in
 {ref}`ch-diffgrad`. The synthetic slab datasets of Shah et al. (2020) live in
 :mod:`stochlearn.data.slabs`, the pairs with a known mutual information of Butakov et al. (2024)
-in :mod:`stochlearn.data.known_mi`.
+in :mod:`stochlearn.data.known_mi`, two Dirichlet classes on the sphere in
+:mod:`stochlearn.data.dirichlet`, one-dimensional regression targets in
+:mod:`stochlearn.data.regression1d`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "augment",
     "known_mi",
     "dirichlet",
+    "regression1d",
     "Split",
     "digits_split",
     "digits_parity",
@@ -458,5 +461,6 @@ from . import (  # noqa: E402
     augment,  # image augmentations; torch only
     dirichlet,  # two Dirichlet classes on the sphere; NumPy and SciPy
     known_mi,  # pairs with a known mutual information; NumPy and SciPy
+    regression1d,  # 1-D regression targets; NumPy only
     slabs,  # the slab datasets; NumPy and torch only
 )
