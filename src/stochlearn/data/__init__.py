@@ -7,7 +7,8 @@ asked to and a network exists, and always verify the archive's checksum. Introdu
 :mod:`stochlearn.data.slabs`, the pairs with a known mutual information of Butakov et al. (2024)
 in :mod:`stochlearn.data.known_mi`, two Dirichlet classes on the sphere in
 :mod:`stochlearn.data.dirichlet`, one-dimensional regression targets in
-:mod:`stochlearn.data.regression1d`.
+:mod:`stochlearn.data.regression1d`, sets of query and key tokens in
+:mod:`stochlearn.data.token_sets`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "known_mi",
     "dirichlet",
     "regression1d",
+    "token_sets",
     "Split",
     "digits_split",
     "digits_parity",
@@ -463,4 +465,5 @@ from . import (  # noqa: E402
     known_mi,  # pairs with a known mutual information; NumPy and SciPy
     regression1d,  # 1-D regression targets; NumPy only
     slabs,  # the slab datasets; NumPy and torch only
+    token_sets,  # query and key tokens on the sphere; NumPy only
 )

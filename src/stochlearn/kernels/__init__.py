@@ -5,7 +5,7 @@ One home for the kernel view of wide networks (Part II), one file per idea:
 * ``stochlearn.kernels.gaussian`` — Gaussian expectations by quadrature and the layer-to-layer
   kernel recursion at initialisation, :func:`gaussian_expectation` and
   :func:`kernel_recursion` ({ref}`ch-deep-learning-theory`);
-* ``stochlearn.kernels.deep`` — dual activations (:data:`DUALS`, :func:`dual`), the deep NNGP
+* ``stochlearn.kernels.deep`` — dual activations (``DUALS``, :func:`dual`), the deep NNGP
   and NTK on the sphere (:func:`deep_nngp`, :func:`deep_ntk`, and :func:`deep_kernel_table` in
   the log domain), and the classical rules that kernel regression with them becomes
   (:func:`kernel_classifier`, :func:`singular_kernel_classifier`,
@@ -13,7 +13,10 @@ One home for the kernel view of wide networks (Part II), one file per idea:
   ({ref}`ch-wide-deep-optimality`);
 * ``stochlearn.kernels.random_features`` — random-feature networks: hidden parameters drawn
   from a bounded box (:func:`sample_uniform_box`), the feature map (:func:`random_features`)
-  and the ridge readout (:func:`ridge_readout`) ({ref}`ch-bandlimited-random-weights`).
+  and the ridge readout (:func:`ridge_readout`) ({ref}`ch-bandlimited-random-weights`); a
+  single attention layer with frozen random query–key products (:func:`sample_qk_weights`,
+  :func:`rfa_features`) and a ridge fit tuned on a validation split (:func:`ridge_cv`)
+  (the random-feature-attention chapter).
 """
 
 from __future__ import annotations
@@ -36,7 +39,10 @@ from .gaussian import ACTIVATIONS, gaussian_expectation, kernel_recursion
 from .random_features import (
     RF_ACTIVATIONS,
     random_features,
+    rfa_features,
+    ridge_cv,
     ridge_readout,
+    sample_qk_weights,
     sample_uniform_box,
 )
 
@@ -56,7 +62,10 @@ __all__ = [
     "kernel_recursion",
     "monomial_deep_logscore",
     "random_features",
+    "rfa_features",
+    "ridge_cv",
     "ridge_readout",
+    "sample_qk_weights",
     "sample_uniform_box",
     "singular_exponent",
     "singular_kernel_classifier",

@@ -72,7 +72,7 @@ DUALS: dict[str, tuple[Callable, Callable]] = {
 def dual(name: str) -> tuple[Callable, Callable]:
     r"""The dual activation :math:`\xi` and its derivative :math:`\xi'` named ``name``.
 
-    Names: the keys of :data:`DUALS`, ``"sine_<a>"`` (:math:`\sinh(a\rho)/\sinh a`, the dual of
+    Names: the keys of ``DUALS``, ``"sine_<a>"`` (:math:`\sinh(a\rho)/\sinh a`, the dual of
     :math:`\sin`-type activations with parameter :math:`a`) and ``"monomial_<k>"``
     (:math:`\rho^k`, the dual of the :math:`k`-th normalised Hermite polynomial).
     """

@@ -20,7 +20,10 @@ import numpy as np
 __all__ = [
     "RF_ACTIVATIONS",
     "random_features",
+    "rfa_features",
+    "ridge_cv",
     "ridge_readout",
+    "sample_qk_weights",
     "sample_uniform_box",
 ]
 
@@ -72,7 +75,7 @@ def random_features(X, A, b, activation: str = "sigmoid") -> np.ndarray:
     r"""The feature matrix :math:`H_{ij}=\sigma(a_j^\top x_i-b_j)`, ``(n, N)``.
 
     ``X`` is ``(n, d)`` (or ``(n,)`` for 1-D inputs), ``A`` is ``(N, d)``,
-    ``b`` is ``(N,)``; ``activation`` is a key of :data:`RF_ACTIVATIONS`.
+    ``b`` is ``(N,)``; ``activation`` is a key of ``RF_ACTIVATIONS``.
     """
     X = np.asarray(X, dtype=np.float64)
     X = X[:, None] if X.ndim == 1 else X
@@ -124,3 +127,113 @@ def ridge_readout(
     kept = s > np.finfo(np.float64).eps * max(H.shape) * s[0]
     gain = np.where(kept, s / (s**2 + alpha + ~kept), 0.0)
     return Vt.T @ (gain * (U.T @ y))
+
+
+# --------------------------------------------------------------------------------------------
+# random-feature attention (Fu, Guo, Bai and Mei, 2023)
+# --------------------------------------------------------------------------------------------
+def sample_qk_weights(
+    n_heads: int, dim: int, mean_scale: float, rng: np.random.Generator
+) -> np.ndarray:
+    r"""Frozen query–key products :math:`W_m=G_m+\mu\sqrt d\,I`, shape ``(M, d, d)``.
+
+    :math:`G_m` has iid :math:`\mathcal N(0,1)` entries; ``mean_scale``
+    :math:`\mu=0` gives zero-mean random attention, :math:`\mu>0` shifts the
+    mean along the identity, so that the score :math:`x_0^\top W_mx_i` of unit
+    tokens tracks their similarity :math:`\sqrt d\langle x_0,x_i\rangle`.
+    """
+    for name, v in (("n_heads", n_heads), ("dim", dim)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if (
+        isinstance(mean_scale, bool)
+        or not isinstance(mean_scale, (int, float))
+        or not np.isfinite(mean_scale)
+    ):
+        raise ValueError(
+            f"mean_scale must be a finite number, got {mean_scale!r}"
+        )
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            "rng must be a numpy.random.Generator (e.g. run.rng())"
+        )
+    G = rng.standard_normal((n_heads, dim, dim))
+    return G + mean_scale * np.sqrt(dim) * np.eye(dim)
+
+
+def rfa_features(X, W, value_bias: bool = True) -> np.ndarray:
+    r"""Random-feature attention: :math:`\frac1N\sum_i\mathrm{relu}(x_0^\top W_mx_i)\,\tilde x_i`.
+
+    ``X`` is ``(n, N + 1, d)``: a query token ``X[:, 0]`` and ``N`` keys
+    ``X[:, 1:]``; ``W`` is ``(M, d, d)``. One attention head per :math:`W_m`
+    with frozen query–key product and a trainable value vector
+    :math:`v_m`: the model :math:`\sum_m\langle v_m,\phi_m(X)\rangle` is linear
+    in the values, and ``rfa_features`` returns the ``(n, M (d + 1))``
+    matrix of the :math:`\phi_m`, with :math:`\tilde x_i=[x_i;1]` (or
+    :math:`x_i` without ``value_bias``). Invariant to permuting the keys.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    W = np.asarray(W, dtype=np.float64)
+    if (
+        X.ndim != 3
+        or X.shape[1] < 2
+        or W.ndim != 3
+        or W.shape[1:] != (X.shape[2],) * 2
+    ):
+        raise ValueError("X must be (n, N + 1, d) with N >= 1 and W (M, d, d)")
+    q, keys = X[:, 0], X[:, 1:]
+    scores = np.einsum("na,mab,nib->nmi", q, W, keys)  # x_0ᵀ W_m x_i
+    att = np.maximum(scores, 0.0) / keys.shape[1]
+    if value_bias:
+        keys = np.concatenate([keys, np.ones(keys.shape[:2] + (1,))], axis=2)
+    phi = np.einsum("nmi,nid->nmd", att, keys)
+    return phi.reshape(len(X), -1)
+
+
+def ridge_cv(F_train, y_train, F_test, y_test, lambdas) -> tuple[float, float]:
+    r"""Ridge regression with the penalty chosen by leave-one-out error.
+
+    Standardises the features (with the training statistics), centres the
+    targets, and for each penalty :math:`\lambda n` in ``lambdas`` (times the
+    number of training points) computes the leave-one-out error in closed
+    form, :math:`\frac1n\sum_i\big(r_i/(1-h_{ii})\big)^2` with residuals
+    :math:`r` and hat matrix :math:`h`, all from one eigendecomposition of
+    :math:`F^\top F`. Returns ``(normalised test MSE, chosen penalty)``: the
+    MSE with the best penalty divided by the variance of ``y_test`` (1 for
+    predicting the mean).
+    """
+    F = np.asarray(F_train, dtype=np.float64)
+    Ft = np.asarray(F_test, dtype=np.float64)
+    y = np.asarray(y_train, dtype=np.float64)
+    yt = np.asarray(y_test, dtype=np.float64)
+    if (
+        F.ndim != 2
+        or Ft.ndim != 2
+        or F.shape[1] != Ft.shape[1]
+        or y.shape != (len(F),)
+        or yt.shape != (len(Ft),)
+        or len(F) < 2
+        or len(Ft) < 2
+    ):
+        raise ValueError(
+            "expected F_train (n, p), y_train (n,), F_test (m, p), y_test (m,)"
+        )
+    lams = np.asarray(lambdas, dtype=np.float64).ravel()
+    if len(lams) == 0 or not np.all(np.isfinite(lams)) or (lams <= 0).any():
+        raise ValueError("lambdas must be positive numbers")
+    mu, sd = F.mean(0), F.std(0) + 1e-12
+    F, Ft = (F - mu) / sd, (Ft - mu) / sd
+    ym = y.mean()
+    s2, V = np.linalg.eigh(F.T @ F)
+    s2 = np.maximum(s2, 0.0)
+    FV = F @ V  # = U S in the SVD of F
+    r = FV.T @ (y - ym)
+    loo = []
+    for lam in lams:
+        shrink = 1.0 / (s2 + lam * len(F))
+        resid = y - ym - FV @ (shrink * r)
+        lev = (FV**2) @ shrink  # diagonal of the hat matrix
+        loo.append(np.mean((resid / (1 - lev + 1e-12)) ** 2))
+    best = float(lams[int(np.argmin(loo))])
+    c = V @ (r / (s2 + best * len(F)))
+    return float(np.mean((Ft @ c + ym - yt) ** 2) / yt.var()), best
