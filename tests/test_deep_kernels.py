@@ -157,3 +157,29 @@ def test_kernel_matrix_from_a_table():
     M = K.deep_kernel_matrix(X, X, table)
     assert np.allclose(M, M.T) and np.allclose(np.diag(M), 1)
     assert np.allclose(M, K.deep_ntk(X @ X.T, "relu", 5), rtol=1e-4)
+
+
+def test_duals_and_deep_nngp_agree_with_wide_random_networks():
+    """Monte Carlo over a wide random network: the correlation of two inputs' last-layer
+    activations equals the deep NNGP (the dual activation iterated), for ReLU and erf."""
+    from scipy.special import erf
+
+    rng = np.random.default_rng(5)
+    width, depth = 1000, 3
+    acts = {
+        # normalised so that E φ(u)² = 1 for u ~ N(0, 1), as the duals assume
+        "relu": lambda z: np.sqrt(2.0) * np.maximum(z, 0.0),
+        "erf": lambda z: erf(z) / np.sqrt(2 / np.pi * np.arcsin(2 / 3)),
+    }
+    for name, phi in acts.items():
+        for rho in (-0.5, 0.8):
+            x = np.array([[1.0, 0.0], [rho, np.sqrt(1 - rho**2)]])  # two unit inputs
+            h = x
+            vals = []
+            for _ in range(6):  # independent networks
+                h = x * np.sqrt(2.0)  # unit inputs, weights N(0, 1/fan_in): unit preactivations
+                for _ in range(depth):
+                    W = rng.standard_normal((h.shape[1], width)) / np.sqrt(h.shape[1])
+                    h = phi(h @ W)
+                vals.append((h[0] @ h[1]) / np.sqrt((h[0] @ h[0]) * (h[1] @ h[1])))
+            assert np.mean(vals) == pytest.approx(K.deep_nngp(rho, name, depth), abs=0.02)

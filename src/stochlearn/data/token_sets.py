@@ -9,7 +9,7 @@ uniformly from the unit sphere :math:`S^{d-1}`; a target of the form
 * :func:`exp_similarity_target`: :math:`\frac1N\sum_i e^{s_i}`, a function of the
   query–key similarities only.
 
-Introduced in the random-feature-attention chapter.
+Introduced in {ref}`ch-random-feature-attention`.
 """
 
 from __future__ import annotations

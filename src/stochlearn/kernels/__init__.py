@@ -16,7 +16,7 @@ One home for the kernel view of wide networks (Part II), one file per idea:
   and the ridge readout (:func:`ridge_readout`) ({ref}`ch-bandlimited-random-weights`); a
   single attention layer with frozen random query–key products (:func:`sample_qk_weights`,
   :func:`rfa_features`) and a ridge fit tuned on a validation split (:func:`ridge_cv`)
-  (the random-feature-attention chapter).
+  ({ref}`ch-random-feature-attention`).
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def ridge_readout(
 def sample_qk_weights(
     n_heads: int, dim: int, mean_scale: float, rng: np.random.Generator
 ) -> np.ndarray:
-    r"""Frozen query–key products :math:`W_m=G_m+\mu\sqrt d\,I`, shape ``(M, d, d)``.
+    r"""Frozen query–key products :math:`W_m=G_m+\mu\sqrt d\,I`, ``(M, d, d)``.
 
     :math:`G_m` has iid :math:`\mathcal N(0,1)` entries; ``mean_scale``
     :math:`\mu=0` gives zero-mean random attention, :math:`\mu>0` shifts the
@@ -162,8 +162,9 @@ def sample_qk_weights(
 
 
 def rfa_features(X, W, value_bias: bool = True) -> np.ndarray:
-    r"""Random-feature attention: :math:`\frac1N\sum_i\mathrm{relu}(x_0^\top W_mx_i)\,\tilde x_i`.
+    r"""Random-feature attention, the features of a layer of frozen heads.
 
+    :math:`\phi_m=\frac1N\sum_i\mathrm{relu}(x_0^\top W_mx_i)\,\tilde x_i`.
     ``X`` is ``(n, N + 1, d)``: a query token ``X[:, 0]`` and ``N`` keys
     ``X[:, 1:]``; ``W`` is ``(M, d, d)``. One attention head per :math:`W_m`
     with frozen query–key product and a trainable value vector
@@ -190,17 +191,25 @@ def rfa_features(X, W, value_bias: bool = True) -> np.ndarray:
     return phi.reshape(len(X), -1)
 
 
-def ridge_cv(F_train, y_train, F_test, y_test, lambdas) -> tuple[float, float]:
-    r"""Ridge regression with the penalty chosen by leave-one-out error.
+def ridge_cv(
+    F_train,
+    y_train,
+    F_test,
+    y_test,
+    lambdas,
+    rng: np.random.Generator,
+    val_frac: float = 0.2,
+) -> tuple[float, float]:
+    r"""Ridge regression with the penalty chosen on a validation split.
 
-    Standardises the features (with the training statistics), centres the
-    targets, and for each penalty :math:`\lambda n` in ``lambdas`` (times the
-    number of training points) computes the leave-one-out error in closed
-    form, :math:`\frac1n\sum_i\big(r_i/(1-h_{ii})\big)^2` with residuals
-    :math:`r` and hat matrix :math:`h`, all from one eigendecomposition of
-    :math:`F^\top F`. Returns ``(normalised test MSE, chosen penalty)``: the
-    MSE with the best penalty divided by the variance of ``y_test`` (1 for
-    predicting the mean).
+    Standardises the features (with the training statistics) and centres the
+    targets; fits on a random ``1 - val_frac`` of the training set for every
+    penalty :math:`\lambda n` in ``lambdas`` (times the number of fitting
+    points), keeps the one with the smallest validation error, refits on the
+    whole training set, and returns ``(normalised test MSE, chosen
+    penalty)``: the MSE divided by the variance of ``y_test`` (1 for
+    predicting the mean). One eigendecomposition of :math:`F^\top F` per fit
+    serves every penalty.
     """
     F = np.asarray(F_train, dtype=np.float64)
     Ft = np.asarray(F_test, dtype=np.float64)
@@ -212,28 +221,38 @@ def ridge_cv(F_train, y_train, F_test, y_test, lambdas) -> tuple[float, float]:
         or F.shape[1] != Ft.shape[1]
         or y.shape != (len(F),)
         or yt.shape != (len(Ft),)
-        or len(F) < 2
+        or len(F) < 5
         or len(Ft) < 2
     ):
         raise ValueError(
-            "expected F_train (n, p), y_train (n,), F_test (m, p), y_test (m,)"
+            "expected F_train (n, p) with n >= 5, y_train (n,), F_test (m, p), y_test (m,)"
         )
     lams = np.asarray(lambdas, dtype=np.float64).ravel()
     if len(lams) == 0 or not np.all(np.isfinite(lams)) or (lams <= 0).any():
         raise ValueError("lambdas must be positive numbers")
+    if not isinstance(val_frac, float) or not 0 < val_frac < 1:
+        raise ValueError(
+            f"val_frac must be a number in (0, 1), got {val_frac!r}"
+        )
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            "rng must be a numpy.random.Generator (e.g. run.rng())"
+        )
     mu, sd = F.mean(0), F.std(0) + 1e-12
     F, Ft = (F - mu) / sd, (Ft - mu) / sd
     ym = y.mean()
-    s2, V = np.linalg.eigh(F.T @ F)
-    s2 = np.maximum(s2, 0.0)
-    FV = F @ V  # = U S in the SVD of F
-    r = FV.T @ (y - ym)
-    loo = []
-    for lam in lams:
-        shrink = 1.0 / (s2 + lam * len(F))
-        resid = y - ym - FV @ (shrink * r)
-        lev = (FV**2) @ shrink  # diagonal of the hat matrix
-        loo.append(np.mean((resid / (1 - lev + 1e-12)) ** 2))
-    best = float(lams[int(np.argmin(loo))])
-    c = V @ (r / (s2 + best * len(F)))
+
+    def path(A, b):
+        """c(λ) for every λ from one eigendecomposition of AᵀA."""
+        s2, V = np.linalg.eigh(A.T @ A)
+        r = V.T @ (A.T @ (b - ym))
+        return lambda lam: V @ (r / (np.maximum(s2, 0.0) + lam * len(A)))
+
+    idx = rng.permutation(len(F))
+    n_val = max(1, int(val_frac * len(F)))
+    val, fit = idx[:n_val], idx[n_val:]
+    coef = path(F[fit], y[fit])
+    errs = [np.mean((F[val] @ coef(lam) + ym - y[val]) ** 2) for lam in lams]
+    best = float(lams[int(np.argmin(errs))])
+    c = path(F, y)(best)
     return float(np.mean((Ft @ c + ym - yt) ** 2) / yt.var()), best
