@@ -250,9 +250,9 @@ def deep_kernel_table(
     return KernelTable(name, depth, kind, t, lk, sk)
 
 
-def _one_minus_rho(X1: np.ndarray, X2: np.ndarray) -> np.ndarray:
-    """1 − ⟨x, x'⟩ = ‖x − x'‖² / 2 for unit vectors, exact for close pairs."""
-    return 0.5 * ((X1[:, None, :] - X2[None, :, :]) ** 2).sum(-1)
+def _sq_dist(X1: np.ndarray, X2: np.ndarray) -> np.ndarray:
+    """‖x − x'‖² between the rows, from the differences (exact for close pairs)."""
+    return ((X1[:, None, :] - X2[None, :, :]) ** 2).sum(-1)
 
 
 def deep_kernel_matrix(X1, X2, table: KernelTable) -> np.ndarray:
@@ -264,7 +264,7 @@ def deep_kernel_matrix(X1, X2, table: KernelTable) -> np.ndarray:
     A, _, B = _train_test(X1, np.ones(len(np.atleast_2d(X1))), X2)
     if not isinstance(table, KernelTable):
         raise ValueError("table must be a KernelTable (deep_kernel_table)")
-    la, sg = table.log_abs_at(_one_minus_rho(A, B))
+    la, sg = table.log_abs_at(0.5 * _sq_dist(A, B))  # 1 − ρ on the sphere
     return sg * np.exp(la)
 
 
@@ -282,7 +282,7 @@ def deep_kernel_logscore(
     Xtr, y, Xte = _train_test(X_train, y_train, X_test)
     if not isinstance(table, KernelTable):
         raise ValueError("table must be a KernelTable (deep_kernel_table)")
-    la, sg = table.log_abs_at(_one_minus_rho(Xte, Xtr))
+    la, sg = table.log_abs_at(0.5 * _sq_dist(Xte, Xtr))  # 1 − ρ
     from scipy.special import logsumexp
 
     # sign Σ_i y_i K(x, x_i) = sign Σ_i (y_i sign K) exp(log|K|)
@@ -370,7 +370,7 @@ def singular_kernel_classifier(
         or not alpha > 0
     ):
         raise ValueError(f"alpha must be a positive number, got {alpha!r}")
-    d2 = ((Xte[:, None, :] - Xtr[None, :, :]) ** 2).sum(-1)
+    d2 = _sq_dist(Xte, Xtr)
     with np.errstate(divide="ignore"):
         logw = (
             -0.5 * alpha * np.log(d2)

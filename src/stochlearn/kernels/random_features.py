@@ -42,6 +42,19 @@ def _sigmoid(t: np.ndarray) -> np.ndarray:
 RF_ACTIVATIONS = {"sigmoid": _sigmoid, "tanh": np.tanh, "relu": _relu}
 
 
+def _check_counts(**counts) -> None:
+    for name, v in counts.items():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+
+def _check_rng(rng) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            "rng must be a numpy.random.Generator (e.g. run.rng())"
+        )
+
+
 def sample_uniform_box(
     n_features: int, dim: int, lam: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -52,9 +65,7 @@ def sample_uniform_box(
     The bandlimited setting: every hidden parameter lies in
     :math:`[-\lambda,\lambda]`.
     """
-    for name, v in (("n_features", n_features), ("dim", dim)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    _check_counts(n_features=n_features, dim=dim)
     if (
         isinstance(lam, bool)
         or not isinstance(lam, (int, float, np.floating))
@@ -62,10 +73,7 @@ def sample_uniform_box(
         or lam <= 0
     ):
         raise ValueError(f"lam must be a positive number, got {lam!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            "rng must be a numpy.random.Generator (e.g. run.rng())"
-        )
+    _check_rng(rng)
     A = rng.uniform(-lam, lam, size=(n_features, dim))
     b = rng.uniform(-lam, lam, size=n_features)
     return A, b
@@ -142,9 +150,7 @@ def sample_qk_weights(
     mean along the identity, so that the score :math:`x_0^\top W_mx_i` of unit
     tokens tracks their similarity :math:`\sqrt d\langle x_0,x_i\rangle`.
     """
-    for name, v in (("n_heads", n_heads), ("dim", dim)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    _check_counts(n_heads=n_heads, dim=dim)
     if (
         isinstance(mean_scale, bool)
         or not isinstance(mean_scale, (int, float))
@@ -153,10 +159,7 @@ def sample_qk_weights(
         raise ValueError(
             f"mean_scale must be a finite number, got {mean_scale!r}"
         )
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            "rng must be a numpy.random.Generator (e.g. run.rng())"
-        )
+    _check_rng(rng)
     G = rng.standard_normal((n_heads, dim, dim))
     return G + mean_scale * np.sqrt(dim) * np.eye(dim)
 
@@ -234,10 +237,7 @@ def ridge_cv(
         raise ValueError(
             f"val_frac must be a number in (0, 1), got {val_frac!r}"
         )
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            "rng must be a numpy.random.Generator (e.g. run.rng())"
-        )
+    _check_rng(rng)
     mu, sd = F.mean(0), F.std(0) + 1e-12
     F, Ft = (F - mu) / sd, (Ft - mu) / sd
     ym = y.mean()
