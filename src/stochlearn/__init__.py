@@ -27,9 +27,12 @@ SUBMODULES = (
     "curvature",
     "data",
     "diffusion",
+    "dkm",
+    "ensembles",
     "estimators",
     "evolution",
     "exercises",
+    "gp",
     "hyper",
     "info",
     "kernels",
@@ -46,6 +49,7 @@ SUBMODULES = (
     "stats",
     "toyfunctions",
     "train",
+    "vi",
 )
 
 __all__ = [

@@ -34,6 +34,9 @@ __all__ = [
 _ACTS = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda z: z}
 
 
+_MAX_GIB = 8.0  # the memory backward_signal may take
+
+
 def _check(depth, width, n_nets, act, C_W, C_b) -> None:
     for name, v in (("depth", depth), ("width", width), ("n_nets", n_nets)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -215,6 +218,12 @@ def backward_signal(
     decaying towards the input otherwise.
     """
     _check(depth, width, n_nets, act, C_W, C_b)
+    gib = 8 * depth * n_nets * width * max(width, n0) / 2**30
+    if gib > _MAX_GIB:  # autograd keeps every layer's weights
+        raise ValueError(
+            f"depth × n_nets × width² float64 weights need {gib:.1f} GiB (more than "
+            f"{_MAX_GIB}): use fewer networks or a smaller width"
+        )
     sigma = _ACTS[act]
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     x = torch.ones(n_nets, n0, 1, dtype=torch.float64)

@@ -15,6 +15,9 @@ Introduced in {ref}`ch-opposing-signals`.
 Shah et al. (2020) ask which input features a trained binary classifier uses, by destroying a
 feature's link to the label and watching the ROC-AUC: :func:`binary_auc` and
 :func:`randomized_auc`. Introduced in {ref}`ch-simplicity-bias`.
+
+A prediction of a binary vector is right only when every coordinate is:
+:func:`exact_match_accuracy`. Introduced in {ref}`ch-permutation-learning`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "binary_auc",
     "randomized_auc",
     "subspace_overlap",
+    "exact_match_accuracy",
 ]
 
 
@@ -390,3 +394,23 @@ def subspace_overlap(A: Tensor, B: Tensor, k: int) -> float:
     Va = torch.linalg.svd(A.double(), full_matrices=False).Vh[:k]
     Vb = torch.linalg.svd(B.double(), full_matrices=False).Vh[:k]
     return float((Va @ Vb.T).pow(2).sum() / k)
+
+
+def exact_match_accuracy(pred01, target01) -> float | np.ndarray:
+    r"""Fraction of rows predicted exactly: :math:`\frac1n\sum_i\mathbb 1[\hat y_i=y_i]`.
+
+    ``target01`` is ``(n, k)`` and binary; ``pred01`` is ``(..., n, k)`` (booleans or 0/1), and
+    the result has the leading shape of ``pred01`` (a float for a single ``(n, k)``).
+    """
+    pred = np.asarray(pred01)
+    target = np.asarray(target01)
+    if target.ndim != 2 or pred.shape[-2:] != target.shape:
+        raise ValueError(
+            f"need pred01 (..., n, k) and target01 (n, k), got "
+            f"{pred.shape} and {target.shape}"
+        )
+    for name, a in (("pred01", pred), ("target01", target)):
+        if not np.isin(a, (0, 1)).all():
+            raise ValueError(f"{name} must hold only 0 and 1")
+    acc = (pred.astype(bool) == target.astype(bool)).all(-1).mean(-1)
+    return float(acc) if acc.ndim == 0 else acc

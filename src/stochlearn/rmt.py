@@ -107,10 +107,8 @@ def semicircle_pdf(x: np.ndarray | float, sigma: float) -> np.ndarray:
     entries of variance :math:`\sigma^2/n`, as :math:`n\to\infty`.
     """
     sigma = _positive("sigma", sigma)
-    x = _points(x)
-    return np.sqrt(np.clip(4 * sigma**2 - x**2, 0, None)) / (
-        2 * np.pi * sigma**2
-    )
+    u = _points(x) / sigma  # in units of sigma: no overflow for huge sigma
+    return np.sqrt(np.clip(4 - u**2, 0, None)) / (2 * np.pi * sigma)
 
 
 def spiked_covariance_top_eig(theta: float, gamma: float) -> float:

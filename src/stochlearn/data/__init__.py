@@ -8,7 +8,8 @@ asked to and a network exists, and always verify the archive's checksum. Introdu
 in :mod:`stochlearn.data.known_mi`, two Dirichlet classes on the sphere in
 :mod:`stochlearn.data.dirichlet`, one-dimensional regression targets in
 :mod:`stochlearn.data.regression1d`, sets of query and key tokens in
-:mod:`stochlearn.data.token_sets`.
+:mod:`stochlearn.data.token_sets`, permutations of binary vectors in
+:mod:`stochlearn.data.permutations`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "dirichlet",
     "regression1d",
     "token_sets",
+    "permutations",
     "Split",
     "digits_split",
     "digits_parity",
@@ -463,6 +465,7 @@ from . import (  # noqa: E402
     augment,  # image augmentations; torch only
     dirichlet,  # two Dirichlet classes on the sphere; NumPy and SciPy
     known_mi,  # pairs with a known mutual information; NumPy and SciPy
+    permutations,  # permutations of binary vectors; NumPy only
     regression1d,  # 1-D regression targets; NumPy only
     slabs,  # the slab datasets; NumPy and torch only
     token_sets,  # query and key tokens on the sphere; NumPy only

@@ -16,7 +16,10 @@ One home for the kernel view of wide networks (Part II), one file per idea:
   and the ridge readout (:func:`ridge_readout`) ({ref}`ch-bandlimited-random-weights`); a
   single attention layer with frozen random query–key products (:func:`sample_qk_weights`,
   :func:`rfa_features`) and a ridge fit tuned on a validation split (:func:`ridge_cv`)
-  ({ref}`ch-random-feature-attention`).
+  ({ref}`ch-random-feature-attention`);
+* ``stochlearn.kernels.nngp`` — the NNGP of wide ReLU networks on arbitrary inputs
+  (:func:`nngp_relu`) and the arc-cosine expectations behind it (:func:`relu_expectations`)
+  ({ref}`ch-permutation-learning`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from .deep import (
     singular_kernel_classifier,
 )
 from .gaussian import ACTIVATIONS, gaussian_expectation, kernel_recursion
+from .nngp import nngp_relu, relu_expectations
 from .random_features import (
     RF_ACTIVATIONS,
     random_features,
@@ -61,7 +65,9 @@ __all__ = [
     "kernel_classifier",
     "kernel_recursion",
     "monomial_deep_logscore",
+    "nngp_relu",
     "random_features",
+    "relu_expectations",
     "rfa_features",
     "ridge_cv",
     "ridge_readout",
