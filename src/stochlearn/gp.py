@@ -19,17 +19,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
+from ._validate import finite_array as _finite
+
 __all__ = ["gaussian_posterior", "sample_gaussian"]
-
-
-def _finite(a, name: str) -> np.ndarray:
-    try:
-        a = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be an array of numbers") from err
-    if a.size == 0 or not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be a non-empty array of finite numbers")
-    return a
 
 
 def gaussian_posterior(

@@ -18,19 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import finite_array as _finite
 from .deep import dual
 
 __all__ = ["nngp_relu", "relu_expectations"]
-
-
-def _finite(a, name: str) -> np.ndarray:
-    try:
-        a = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be an array of numbers") from err
-    if a.size == 0 or not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be a non-empty array of finite numbers")
-    return a
 
 
 def relu_expectations(K12, K11, K22) -> tuple[np.ndarray, np.ndarray]:
