@@ -49,6 +49,7 @@ SUBMODULES = (
     "stats",
     "toyfunctions",
     "train",
+    "uncertainty",
     "vi",
 )
 

@@ -9,7 +9,8 @@ in :mod:`stochlearn.data.known_mi`, two Dirichlet classes on the sphere in
 :mod:`stochlearn.data.dirichlet`, one-dimensional regression targets in
 :mod:`stochlearn.data.regression1d`, sets of query and key tokens in
 :mod:`stochlearn.data.token_sets`, permutations of binary vectors in
-:mod:`stochlearn.data.permutations`.
+:mod:`stochlearn.data.permutations`, Gaussian classes on a ring with a known posterior in
+:mod:`stochlearn.data.mixtures`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "regression1d",
     "token_sets",
     "permutations",
+    "mixtures",
     "Split",
     "digits_split",
     "digits_parity",
@@ -465,6 +467,7 @@ from . import (  # noqa: E402
     augment,  # image augmentations; torch only
     dirichlet,  # two Dirichlet classes on the sphere; NumPy and SciPy
     known_mi,  # pairs with a known mutual information; NumPy and SciPy
+    mixtures,  # Gaussian classes on a ring, with their posterior; NumPy only
     permutations,  # permutations of binary vectors; NumPy only
     regression1d,  # 1-D regression targets; NumPy only
     slabs,  # the slab datasets; NumPy and torch only

@@ -1,0 +1,79 @@
+r"""Gaussian class mixtures with a known Bayes posterior.
+
+:func:`ring_mixture` draws :math:`K` equally likely classes, class :math:`c` an isotropic
+Gaussian :math:`\mathcal N(\mu_c,\sigma^2I_2)` with its mean on a circle,
+:math:`\mu_c=r(\cos\frac{2\pi c}K,\sin\frac{2\pi c}K)`. The classes overlap, so even the best
+classifier errs, and :func:`ring_posterior` gives that classifier's probabilities exactly:
+:math:`p(c\mid x)=\mathrm{softmax}_c\big(-\lVert x-\mu_c\rVert^2/2\sigma^2\big)`.
+Written for the chapter on the utility-probability duality (Part II, in preparation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import finite_array
+
+__all__ = ["ring_means", "ring_mixture", "ring_posterior"]
+
+
+def _check(n_classes, radius, sigma) -> None:
+    if isinstance(n_classes, bool) or not isinstance(
+        n_classes, (int, np.integer)
+    ):
+        raise ValueError(
+            f"n_classes must be an integer >= 2, got {n_classes!r}"
+        )
+    if n_classes < 2:
+        raise ValueError(
+            f"n_classes must be an integer >= 2, got {n_classes!r}"
+        )
+    for name, v in (("radius", radius), ("sigma", sigma)):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or not 0 < v < np.inf
+        ):
+            raise ValueError(f"{name} must be a positive number, got {v!r}")
+
+
+def ring_means(n_classes: int = 5, radius: float = 1.2) -> np.ndarray:
+    """The class means, ``(n_classes, 2)``, evenly spaced on a circle of ``radius``."""
+    _check(n_classes, radius, 1.0)
+    angle = 2 * np.pi * np.arange(n_classes) / n_classes
+    return radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+
+def ring_mixture(
+    n: int,
+    rng: np.random.Generator,
+    n_classes: int = 5,
+    radius: float = 1.2,
+    sigma: float = 0.8,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points ``(n, 2)`` and their labels ``(n,)``, classes equally likely."""
+    _check(n_classes, radius, sigma)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            "rng must be a numpy.random.Generator (e.g. run.rng())"
+        )
+    y = rng.integers(n_classes, size=n)
+    X = ring_means(n_classes, radius)[y] + sigma * rng.standard_normal((n, 2))
+    return X, y
+
+
+def ring_posterior(
+    X, n_classes: int = 5, radius: float = 1.2, sigma: float = 0.8
+) -> np.ndarray:
+    r"""The Bayes posterior :math:`p(c\mid x)`, ``(n, n_classes)``; rows sum to 1."""
+    _check(n_classes, radius, sigma)
+    X = finite_array(X, "X")
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError("X must be an (n, 2) array")
+    d2 = ((X[:, None, :] - ring_means(n_classes, radius)[None]) ** 2).sum(-1)
+    logit = -d2 / (2 * sigma**2)
+    logit -= logit.max(1, keepdims=True)
+    p = np.exp(logit)
+    return p / p.sum(1, keepdims=True)

@@ -1,0 +1,151 @@
+r"""Uncertainty of a classifier's probabilities: calibration, recalibration and decisions.
+
+* :func:`ece` — the expected calibration error: the gap between confidence and accuracy,
+  averaged over confidence bins;
+* :func:`fit_temperature` — temperature scaling, :math:`p_T=\mathrm{softmax}(u/T)` with
+  :math:`T` fitted by maximum likelihood on held-out data. Dividing all logits of an example by
+  the same :math:`T>0` keeps their order, so the predicted class and every ranking stay the
+  same; only the probabilities change;
+* :func:`bayes_decision` and :func:`expected_cost` — the decision that minimises the expected
+  cost :math:`\sum_yp(y\mid x)\,C[a,y]` under a cost matrix :math:`C`, and its cost under the
+  true posterior. Unlike the argmax, this decision depends on the probabilities, not only on
+  their order;
+* :func:`mean_kl` — :math:`\frac1n\sum_i D_{\mathrm{KL}}(p_i\,\|\,q_i)` between two sets of
+  categorical distributions.
+
+Written for the chapter on the utility-probability duality (Part II, in preparation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import finite_array
+
+__all__ = [
+    "bayes_decision",
+    "ece",
+    "expected_cost",
+    "fit_temperature",
+    "mean_kl",
+    "temperature_scale",
+]
+
+
+def _probs(p, name: str) -> np.ndarray:
+    p = finite_array(p, name)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"{name} must be an (n, K) array with K >= 2 classes")
+    if np.any(p < 0) or not np.allclose(p.sum(1), 1.0, atol=1e-6):
+        raise ValueError(f"the rows of {name} must be probability vectors")
+    return p
+
+
+def _labels(y, n: int, k: int) -> np.ndarray:
+    y = np.asarray(y)
+    if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y must be {n} integer labels")
+    if y.min() < 0 or y.max() >= k:
+        raise ValueError(f"labels must lie in [0, {k})")
+    return y
+
+
+def ece(probs, y, n_bins: int = 15) -> float:
+    r"""Expected calibration error with ``n_bins`` equal-width confidence bins.
+
+    :math:`\sum_b\frac{n_b}{n}\,\lvert\mathrm{acc}_b-\mathrm{conf}_b\rvert`, where the
+    confidence of an example is its largest probability.
+    """
+    p = _probs(probs, "probs")
+    y = _labels(y, *p.shape)
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    conf, pred = p.max(1), p.argmax(1)
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        m = bins == b
+        total += m.mean() * abs((pred[m] == y[m]).mean() - conf[m].mean())
+    return float(total)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(1, keepdims=True)
+    return z - np.log(np.exp(z).sum(1, keepdims=True))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    return np.exp(_log_softmax(z))
+
+
+def temperature_scale(logits, T: float) -> np.ndarray:
+    r"""Probabilities :math:`\mathrm{softmax}(u/T)` of logits ``(n, K)``; the order is kept."""
+    u = finite_array(logits, "logits")
+    if u.ndim != 2:
+        raise ValueError("logits must be an (n, K) array")
+    if (
+        isinstance(T, bool)
+        or not isinstance(T, (int, float))
+        or not 0 < T < np.inf
+    ):
+        raise ValueError(f"T must be a positive number, got {T!r}")
+    return _softmax(u / T)
+
+
+def fit_temperature(logits, y) -> float:
+    r"""The temperature that minimises the NLL of ``softmax(logits / T)``.
+
+    :math:`\arg\min_T-\frac1n\sum_i\log\mathrm{softmax}(u_i/T)_{y_i}`, a
+    one-dimensional problem in :math:`\log T`, solved by bounded scalar
+    minimisation over :math:`T\in[10^{-3},10^3]`.
+    """
+    from scipy.optimize import minimize_scalar
+
+    u = finite_array(logits, "logits")
+    if u.ndim != 2 or u.shape[1] < 2:
+        raise ValueError("logits must be an (n, K) array with K >= 2")
+    y = _labels(y, *u.shape)
+
+    def nll(log_t: float) -> float:
+        return -_log_softmax(u / np.exp(log_t))[np.arange(len(y)), y].mean()
+
+    res = minimize_scalar(
+        nll, bounds=(np.log(1e-3), np.log(1e3)), method="bounded"
+    )
+    return float(np.exp(res.x))
+
+
+def _costs(C, k: int) -> np.ndarray:
+    C = finite_array(C, "C")
+    if C.shape != (k, k):
+        raise ValueError(
+            f"C must be a ({k}, {k}) cost matrix: C[action, class]"
+        )
+    return C
+
+
+def bayes_decision(probs, C) -> np.ndarray:
+    r"""The action :math:`\arg\min_a\sum_yp(y\mid x)\,C[a,y]` for each row.
+
+    ``probs``: ``(n, K)``; ``C[action, class]``: ``(K, K)``. With
+    :math:`C=1-I` (every mistake costs 1) this is the argmax of ``probs``.
+    """
+    p = _probs(probs, "probs")
+    return (p @ _costs(C, p.shape[1]).T).argmin(1)
+
+
+def expected_cost(decisions, p_true, C) -> float:
+    r"""Mean cost :math:`\frac1n\sum_i\sum_yp_{\rm true}(y\mid x_i)\,C[a_i,y]` of the decisions."""
+    p = _probs(p_true, "p_true")
+    a = _labels(decisions, *p.shape)
+    return float((p * _costs(C, p.shape[1])[a]).sum(1).mean())
+
+
+def mean_kl(p, q) -> float:
+    r""":math:`\frac1n\sum_i\sum_yp_i(y)\log\frac{p_i(y)}{q_i(y)}` (terms with :math:`p=0` are 0)."""
+    p, q = _probs(p, "p"), _probs(q, "q")
+    if p.shape != q.shape:
+        raise ValueError("p and q must have the same shape")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
+    return float(terms.sum(1).mean())
