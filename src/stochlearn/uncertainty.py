@@ -13,7 +13,7 @@ r"""Uncertainty of a classifier's probabilities: calibration, recalibration and 
 * :func:`mean_kl` — :math:`\frac1n\sum_i D_{\mathrm{KL}}(p_i\,\|\,q_i)` between two sets of
   categorical distributions.
 
-Written for the chapter on the utility-probability duality (Part II, in preparation).
+Introduced in {ref}`ch-utility-probability-duality`.
 """
 
 from __future__ import annotations

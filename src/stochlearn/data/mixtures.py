@@ -5,7 +5,7 @@ Gaussian :math:`\mathcal N(\mu_c,\sigma^2I_2)` with its mean on a circle,
 :math:`\mu_c=r(\cos\frac{2\pi c}K,\sin\frac{2\pi c}K)`. The classes overlap, so even the best
 classifier errs, and :func:`ring_posterior` gives that classifier's probabilities exactly:
 :math:`p(c\mid x)=\mathrm{softmax}_c\big(-\lVert x-\mu_c\rVert^2/2\sigma^2\big)`.
-Written for the chapter on the utility-probability duality (Part II, in preparation).
+Introduced in {ref}`ch-utility-probability-duality`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,10 @@ def ring_mixture(
 def ring_posterior(
     X, n_classes: int = 5, radius: float = 1.2, sigma: float = 0.8
 ) -> np.ndarray:
-    r"""The Bayes posterior :math:`p(c\mid x)`, ``(n, n_classes)``; rows sum to 1."""
+    r"""The Bayes posterior :math:`p(c\mid x)`, ``(n, n_classes)``.
+
+    Each row sums to 1.
+    """
     _check(n_classes, radius, sigma)
     X = finite_array(X, "X")
     if X.ndim != 2 or X.shape[1] != 2:
