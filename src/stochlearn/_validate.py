@@ -14,3 +14,19 @@ def finite_array(a, name: str) -> np.ndarray:
     if a.size == 0 or not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be a non-empty array of finite numbers")
     return a
+
+
+def integer(v, name: str, lo: int = 1) -> int:
+    """``v`` as an ``int``; a ``ValueError`` unless it is an integer (not a bool) ``>= lo``."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        what = "a positive integer" if lo == 1 else f"an integer >= {lo}"
+        raise ValueError(f"{name} must be {what}, got {v!r}")
+    return int(v)
+
+
+def check_rng(rng) -> None:
+    """A ``ValueError`` unless ``rng`` is a NumPy ``Generator``."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            "rng must be a numpy.random.Generator (e.g. run.rng())"
+        )

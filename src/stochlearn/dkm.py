@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ._validate import integer
 from .vi import gaussian_kl
 
 __all__ = [
@@ -117,14 +118,7 @@ def nngp_chain(
     jitter: float = 1e-4,
 ) -> list[Tensor]:
     r"""The prior Gram matrices :math:`G_\ell=K(G_{\ell-1})+\text{jitter}\,I`, :math:`\ell=1..L`."""
-    if (
-        isinstance(n_layers, bool)
-        or not isinstance(n_layers, int)
-        or n_layers < 1
-    ):
-        raise ValueError(
-            f"n_layers must be a positive integer, got {n_layers!r}"
-        )
+    n_layers = integer(n_layers, "n_layers")
     k = _kernel(kernel, lengthscale)
     grams = [G0]
     for _ in range(n_layers):

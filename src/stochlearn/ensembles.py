@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ._validate import integer
 from .metrics import exact_match_accuracy
 
 __all__ = [
@@ -29,12 +30,6 @@ __all__ = [
     "rounding_error",
     "train_batched",
 ]
-
-
-def _positive_int(name: str, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    return int(v)
 
 
 class BatchedTwoLayerNet(nn.Module):
@@ -58,7 +53,7 @@ class BatchedTwoLayerNet(nn.Module):
     ) -> None:
         super().__init__()
         sizes = {"M": M, "d_in": d_in, "width": width, "d_out": d_out}
-        M, d_in, width, d_out = (_positive_int(k, v) for k, v in sizes.items())
+        M, d_in, width, d_out = (integer(v, k) for k, v in sizes.items())
         if not (sigma_w > 0 and sigma_b >= 0):
             raise ValueError("need sigma_w > 0 and sigma_b >= 0")
         shapes = {"W1": (M, width, d_in), "b1": (M, width)}
@@ -124,7 +119,7 @@ def train_batched(
     the outputs, as ``torch.nn.functional.mse_loss`` in the official
     ``train_model``. Returns each member's final MSE.
     """
-    steps = _positive_int("steps", steps)
+    steps = integer(steps, "steps")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     opt = torch.optim.SGD(net.parameters(), lr=lr)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
+from ._validate import check_rng, integer
 from ._validate import finite_array as _finite
 
 __all__ = ["gaussian_posterior", "sample_gaussian"]
@@ -86,20 +87,8 @@ def sample_gaussian(
     mean, cov = _finite(mean, "mean"), _finite(cov, "cov")
     if mean.ndim not in (1, 2) or cov.shape != (mean.shape[0],) * 2:
         raise ValueError("need mean (n*,) or (n*, c) and cov (n*, n*)")
-    if isinstance(n_samples, bool) or not isinstance(
-        n_samples, (int, np.integer)
-    ):
-        raise ValueError(
-            f"n_samples must be a positive integer, got {n_samples!r}"
-        )
-    if n_samples < 1:
-        raise ValueError(
-            f"n_samples must be a positive integer, got {n_samples!r}"
-        )
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            "rng must be a numpy.random.Generator (e.g. run.rng())"
-        )
+    n_samples = integer(n_samples, "n_samples")
+    check_rng(rng)
     w, V = np.linalg.eigh((cov + cov.T) / 2)
     root = V * np.sqrt(np.clip(w, 0.0, None))
     z = rng.standard_normal((int(n_samples), *mean.shape))

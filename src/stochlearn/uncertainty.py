@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import finite_array
+from ._validate import finite_array, integer
 
 __all__ = [
     "bayes_decision",
@@ -58,8 +58,7 @@ def ece(probs, y, n_bins: int = 15) -> float:
     """
     p = _probs(probs, "probs")
     y = _labels(y, *p.shape)
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    n_bins = integer(n_bins, "n_bins")
     conf, pred = p.max(1), p.argmax(1)
     bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
     total = 0.0

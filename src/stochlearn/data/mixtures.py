@@ -12,22 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import finite_array
+from .._validate import check_rng, finite_array, integer
 
 __all__ = ["ring_means", "ring_mixture", "ring_posterior"]
 
 
 def _check(n_classes, radius, sigma) -> None:
-    if isinstance(n_classes, bool) or not isinstance(
-        n_classes, (int, np.integer)
-    ):
-        raise ValueError(
-            f"n_classes must be an integer >= 2, got {n_classes!r}"
-        )
-    if n_classes < 2:
-        raise ValueError(
-            f"n_classes must be an integer >= 2, got {n_classes!r}"
-        )
+    integer(n_classes, "n_classes", lo=2)
     for name, v in (("radius", radius), ("sigma", sigma)):
         if (
             isinstance(v, bool)
@@ -53,12 +44,8 @@ def ring_mixture(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points ``(n, 2)`` and their labels ``(n,)``, classes equally likely."""
     _check(n_classes, radius, sigma)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            "rng must be a numpy.random.Generator (e.g. run.rng())"
-        )
+    n = integer(n, "n")
+    check_rng(rng)
     y = rng.integers(n_classes, size=n)
     X = ring_means(n_classes, radius)[y] + sigma * rng.standard_normal((n, 2))
     return X, y

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._validate import check_rng, integer
+
 __all__ = ["PermutationTask", "khot_inputs", "permutation_task"]
 
 
@@ -33,19 +35,10 @@ class PermutationTask(NamedTuple):
         return (X != 0).astype(np.float64) @ self.P.T
 
 
-def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
-        raise ValueError(f"k must be an integer >= 2, got {k!r}")
-    return int(k)
-
-
 def permutation_task(k: int, rng: np.random.Generator) -> PermutationTask:
     """A uniformly random :math:`k\\times k` permutation matrix (rows of :math:`I` shuffled)."""
-    k = _check_k(k)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            "rng must be a numpy.random.Generator (e.g. run.rng())"
-        )
+    k = integer(k, "k", lo=2)
+    check_rng(rng)
     P = np.eye(k)[rng.permutation(k)]
     X = np.eye(k)
     return PermutationTask(P, X, X @ P.T)
@@ -53,7 +46,7 @@ def permutation_task(k: int, rng: np.random.Generator) -> PermutationTask:
 
 def khot_inputs(k: int, nnz: int, normalise: bool = True) -> np.ndarray:
     r"""All :math:`\binom{k}{\rm nnz}` binary vectors with ``nnz`` ones, each of norm 1 if ``normalise``."""
-    k = _check_k(k)
+    k = integer(k, "k", lo=2)
     if isinstance(nnz, bool) or not isinstance(nnz, (int, np.integer)):
         raise ValueError(f"nnz must be an integer, got {nnz!r}")
     if not 1 <= nnz <= k:

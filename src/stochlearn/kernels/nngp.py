@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import finite_array as _finite
+from .._validate import integer
 from .deep import dual
 
 __all__ = ["nngp_relu", "relu_expectations"]
@@ -60,10 +61,9 @@ def nngp_relu(
     X1, X2 = (np.atleast_2d(_finite(X, n)) for X, n in ((X1, "X1"), (X2, "X2")))
     if X1.ndim != 2 or X1.shape[1] != X2.shape[1]:
         raise ValueError("X1 and X2 must be (n1, d) and (n2, d) arrays")
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
-        raise ValueError(f"depth must be a positive integer, got {depth!r}")
-    if depth < 1 or not (var_w > 0 and var_b >= 0 and last_var > 0):
-        raise ValueError("need depth >= 1, var_w > 0, var_b >= 0, last_var > 0")
+    depth = integer(depth, "depth")
+    if not (var_w > 0 and var_b >= 0 and last_var > 0):
+        raise ValueError("need var_w > 0, var_b >= 0, last_var > 0")
     d = X1.shape[1]
     K = var_w * X1 @ X2.T / d + var_b
     k1 = var_w * (X1**2).sum(1) / d + var_b

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_rng, integer
+
 __all__ = [
     "RF_ACTIVATIONS",
     "random_features",
@@ -44,15 +46,7 @@ RF_ACTIVATIONS = {"sigmoid": _sigmoid, "tanh": np.tanh, "relu": _relu}
 
 def _check_counts(**counts) -> None:
     for name, v in counts.items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-
-
-def _check_rng(rng) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            "rng must be a numpy.random.Generator (e.g. run.rng())"
-        )
+        integer(v, name)
 
 
 def sample_uniform_box(
@@ -73,7 +67,7 @@ def sample_uniform_box(
         or lam <= 0
     ):
         raise ValueError(f"lam must be a positive number, got {lam!r}")
-    _check_rng(rng)
+    check_rng(rng)
     A = rng.uniform(-lam, lam, size=(n_features, dim))
     b = rng.uniform(-lam, lam, size=n_features)
     return A, b
@@ -159,7 +153,7 @@ def sample_qk_weights(
         raise ValueError(
             f"mean_scale must be a finite number, got {mean_scale!r}"
         )
-    _check_rng(rng)
+    check_rng(rng)
     G = rng.standard_normal((n_heads, dim, dim))
     return G + mean_scale * np.sqrt(dim) * np.eye(dim)
 
@@ -237,7 +231,7 @@ def ridge_cv(
         raise ValueError(
             f"val_frac must be a number in (0, 1), got {val_frac!r}"
         )
-    _check_rng(rng)
+    check_rng(rng)
     mu, sd = F.mean(0), F.std(0) + 1e-12
     F, Ft = (F - mu) / sd, (Ft - mu) / sd
     ym = y.mean()
