@@ -36,6 +36,7 @@ SUBMODULES = (
     "hyper",
     "info",
     "kernels",
+    "landscape",
     "local",
     "memory",
     "metrics",

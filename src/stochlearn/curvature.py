@@ -20,6 +20,11 @@ mini-batches :math:`B`,
 
 the matrix whose top eigenvalue limits the stable learning rate of SGD. Introduced in
 {ref}`ch-lr-batch-rmt`.
+
+The trace, the sum of all :math:`P` eigenvalues, is a second measure of sharpness.
+:func:`hessian_trace` estimates it from the same products with Hutchinson's estimator,
+:math:`\operatorname{tr}H=\mathbb E_v[v^\top Hv]` for Rademacher :math:`v` (entries
+:math:`\pm1`). Introduced in {ref}`ch-phase-transition-zoo`.
 """
 
 from __future__ import annotations
@@ -30,7 +35,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["batch_hessian_top_eig", "hvp", "param_jacobian", "top_hessian_eigs"]
+__all__ = [
+    "batch_hessian_top_eig",
+    "hessian_trace",
+    "hvp",
+    "param_jacobian",
+    "top_hessian_eigs",
+]
 
 
 def _check_params(params: Sequence[Tensor]) -> list[Tensor]:
@@ -173,6 +184,42 @@ def top_hessian_eigs(
         return_eigenvectors=False,
     )
     return np.sort(vals)[::-1].copy()
+
+
+def hessian_trace(
+    loss_fn: Callable[[], Tensor],
+    params: Sequence[Tensor],
+    n_probe: int = 100,
+    seed: int = 0,
+) -> float:
+    r"""Hutchinson's estimate of :math:`\operatorname{tr}H`, the Hessian of
+    ``loss_fn()`` with respect to ``params``.
+
+    .. math:: \operatorname{tr}H\approx\frac1m\sum_{j=1}^m v_j^\top Hv_j,
+       \qquad v_j\in\{-1,+1\}^P \text{ uniform},
+
+    unbiased because :math:`\mathbb E[vv^\top]=I`; its variance is
+    :math:`\frac2m\sum_{i\ne k}H_{ik}^2`, so a diagonal Hessian is exact for
+    any :math:`m`. ``n_probe`` is :math:`m`, ``seed`` fixes the probes. The
+    gradient graph is built once. Introduced in {ref}`ch-phase-transition-zoo`.
+    """
+    from ._validate import integer
+
+    if not callable(loss_fn):
+        raise ValueError("loss_fn must be a callable returning the loss")
+    params = _check_params(params)
+    n_probe = integer(n_probe, "n_probe")
+    gen = torch.Generator().manual_seed(integer(seed, "seed", 0))
+    grads = _grads(loss_fn, params)  # with their graph, built once
+    total = 0.0
+    for _ in range(n_probe):
+        vec = [
+            (torch.randint(0, 2, p.shape, generator=gen) * 2 - 1).to(p)
+            for p in params
+        ]
+        hv = _hvp_from_grads(grads, params, vec, retain_graph=True)
+        total += float(sum((h * v).sum() for h, v in zip(hv, vec)))
+    return total / n_probe
 
 
 def batch_hessian_top_eig(

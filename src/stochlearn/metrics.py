@@ -18,6 +18,10 @@ feature's link to the label and watching the ROC-AUC: :func:`binary_auc` and
 
 A prediction of a binary vector is right only when every coordinate is:
 :func:`exact_match_accuracy`. Introduced in {ref}`ch-permutation-learning`.
+
+Two networks represent the same inputs alike when their feature matrices agree up to a rotation
+and a scale: linear centred kernel alignment, :func:`linear_cka` (Kornblith et al. 2019).
+Introduced in {ref}`ch-phase-transition-zoo`.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "randomized_auc",
     "subspace_overlap",
     "exact_match_accuracy",
+    "linear_cka",
 ]
 
 
@@ -414,3 +419,43 @@ def exact_match_accuracy(pred01, target01) -> float | np.ndarray:
             raise ValueError(f"{name} must hold only 0 and 1")
     acc = (pred.astype(bool) == target.astype(bool)).all(-1).mean(-1)
     return float(acc) if acc.ndim == 0 else acc
+
+
+def linear_cka(A, B) -> float:
+    r"""Linear centred kernel alignment of two feature matrices of the same
+    ``n`` inputs, ``A`` ``(n, d_a)`` and ``B`` ``(n, d_b)`` (Kornblith et al.
+    2019):
+
+    .. math:: \mathrm{CKA}(A,B)=\frac{\lVert \bar B^\top \bar A\rVert_F^2}
+       {\lVert \bar A^\top \bar A\rVert_F\,\lVert \bar B^\top \bar B\rVert_F},
+
+    with :math:`\bar A,\bar B` the column-centred matrices. It lies in
+    :math:`[0,1]`, is 1 when :math:`B=cAQ` (a scale and an orthogonal
+    :math:`Q`), and is near 0 for independent features when
+    :math:`n\gg d`. Tensors or arrays; computed in float64. Introduced in
+    {ref}`ch-phase-transition-zoo`.
+    """
+    from ._validate import finite_array
+
+    mats = []
+    for name, M in (("A", A), ("B", B)):
+        if isinstance(M, Tensor):
+            M = M.detach().cpu().numpy()
+        M = finite_array(M, name)
+        if M.ndim != 2 or M.shape[0] < 2:
+            raise ValueError(
+                f"{name} must be a matrix (n >= 2, d), got {M.shape}"
+            )
+        M = M - M.mean(0)
+        if not np.any(M):
+            raise ValueError(f"{name} has no variance: CKA is undefined")
+        mats.append(M / np.abs(M).max())  # scale-free; avoids overflow
+    a, b = mats
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"A and B must hold the same inputs, got {a.shape[0]} and "
+            f"{b.shape[0]} rows"
+        )
+    cross = np.linalg.norm(b.T @ a) ** 2
+    den = np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b)
+    return float(min(max(cross / den, 0.0), 1.0))
