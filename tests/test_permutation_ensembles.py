@@ -123,10 +123,14 @@ def test_relu_expectations_match_monte_carlo():
     assert e0 == pytest.approx(((u[:, 0] > 0) & (u[:, 1] > 0)).mean(), rel=0.01)
     # the diagonal: E relu(u)^2 = Var(u) / 2
     assert sl.kernels.relu_expectations(2.0, 2.0, 2.0)[0] == pytest.approx(1.0)
+    # erf: Williams's arcsine formula against the same draws
+    e = sl.kernels.erf_expectations(C[0, 1], C[0, 0], C[1, 1])
+    erf = torch.erf(torch.tensor(u)).numpy()
+    assert e == pytest.approx((erf[:, 0] * erf[:, 1]).mean(), abs=0.01)
 
 
-def _random_network_outputs(X, depth, var_w, var_b, n_nets, width, seed):
-    """f(x) = sum_j v_j relu(h_j(x)), v_j ~ N(0, 1/width), for n_nets random networks."""
+def _random_network_outputs(X, depth, var_w, var_b, n_nets, width, seed, act=torch.relu):
+    """f(x) = sum_j v_j act(h_j(x)), v_j ~ N(0, 1/width), for n_nets random networks."""
     g = torch.Generator().manual_seed(seed)
     out = []
     for _ in range(n_nets // 250):  # chunks keep the weight tensors small
@@ -134,19 +138,21 @@ def _random_network_outputs(X, depth, var_w, var_b, n_nets, width, seed):
         for _ in range(depth):
             W = torch.randn(250, fan_in, width, generator=g, dtype=torch.float64)
             b = torch.randn(250, 1, width, generator=g, dtype=torch.float64)
-            h = torch.relu(h @ W * math.sqrt(var_w / fan_in) + b * math.sqrt(var_b))
+            h = act(h @ W * math.sqrt(var_w / fan_in) + b * math.sqrt(var_b))
             fan_in = width
         v = torch.randn(250, width, 1, generator=g, dtype=torch.float64)
         out.append((h @ v)[:, :, 0] / math.sqrt(width))
     return torch.cat(out).numpy()
 
 
+@pytest.mark.parametrize("act", ["relu", "erf"])
 @pytest.mark.parametrize("depth,var_b", [(1, 0.0), (2, 0.1)])
-def test_nngp_relu_matches_wide_random_networks(depth, var_b):
+def test_nngp_matches_wide_random_networks(depth, var_b, act):
     # the covariance over 3000 random width-256 networks
     X = np.random.default_rng(5).standard_normal((3, 5))
-    f = _random_network_outputs(X, depth, 1.7, var_b, 3000, 256, seed=6)
-    K = sl.kernels.nngp_relu(X, X, depth=depth, var_w=1.7, var_b=var_b, last_var=1.0)
+    f = _random_network_outputs(X, depth, 1.7, var_b, 3000, 256, seed=6, act=getattr(torch, act))
+    kernel = getattr(sl.kernels, f"nngp_{act}")
+    K = kernel(X, X, depth=depth, var_w=1.7, var_b=var_b, last_var=1.0)
     assert np.allclose(np.cov(f.T), K, rtol=0.08, atol=0.03 * K.max())
     assert np.linalg.eigvalsh(K).min() > -1e-12
     with pytest.raises(ValueError, match="depth"):

@@ -79,3 +79,25 @@ def test_mean_kl():
     assert U.mean_kl(p, p) == pytest.approx(0.0, abs=1e-12)
     onehot = np.eye(3)[[0, 1, 2]]
     assert U.mean_kl(onehot, p[:3]) == pytest.approx(-np.log(p[[0, 1, 2], [0, 1, 2]]).mean())
+
+
+def test_entropy_decomposition_limits_and_a_hand_computed_case():
+    UNC = sl.uncertainty
+    rng = np.random.default_rng(0)
+    # all samples agree: no epistemic part
+    p = rng.dirichlet(np.ones(4), size=5)
+    tot, ale, epi = UNC.entropy_decomposition(np.repeat(p[None], 3, 0))
+    np.testing.assert_allclose(tot, ale)
+    np.testing.assert_allclose(epi, 0.0, atol=1e-12)
+    # two confident samples that disagree: total log 2, aleatoric 0
+    q = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])
+    tot, ale, epi = UNC.entropy_decomposition(q)
+    np.testing.assert_allclose([tot[0], ale[0], epi[0]], [np.log(2), 0, np.log(2)])
+    # random case: epistemic >= 0, and equals the mean KL to the mean prediction
+    r = rng.dirichlet(np.ones(3), size=(7, 4))
+    tot, ale, epi = UNC.entropy_decomposition(r)
+    kl = (r * (np.log(r) - np.log(r.mean(0)))).sum(-1).mean(0)
+    np.testing.assert_allclose(epi, kl, atol=1e-12)
+    assert np.all(epi >= 0) and tot.shape == (4,)
+    with pytest.raises(ValueError):
+        UNC.entropy_decomposition(r[0])

@@ -12,9 +12,24 @@ computed through a Cholesky factor (:func:`gaussian_posterior`). Several outputs
 of :math:`Y`) share the kernel and are independent given it. Introduced in
 {ref}`ch-permutation-learning`, where an infinitely wide trained network is a draw from such a
 posterior.
+
+**Scale mixtures.** With an unknown scale :math:`s` of the whole kernel, noise included,
+:math:`Y\mid s\sim\mathcal N(0,s\tilde K)` with :math:`\tilde K=K+\varepsilon I`, and a prior
+:math:`s\sim\mathrm{InvGamma}(\alpha,\beta)`, the posterior of :math:`s` is
+:math:`\mathrm{InvGamma}(\alpha+N/2,\beta+q/2)` with :math:`N` the number of scalar targets and
+:math:`q=\sum_c y_c^\top\tilde K^{-1}y_c`, and each test output is Student-t,
+
+.. math:: y_*\mid Y\sim t_{2\alpha+N}\Big(K_{*X}\tilde K^{-1}y,\;
+   \frac{2\beta+q}{2\alpha+N}\big(k_{**}-K_{*X}\tilde K^{-1}K_{X*}+\varepsilon\big)\Big)
+
+(:func:`student_t_posterior`, as the official code of Lee et al. 2022 computes it). Any other
+prior on :math:`s` is handled by self-normalised importance sampling with the prior as proposal
+(:func:`scale_mixture_is_posterior`). Used in Part III.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
@@ -22,7 +37,13 @@ from scipy.linalg import cho_factor, cho_solve
 from ._validate import check_rng, integer
 from ._validate import finite_array as _finite
 
-__all__ = ["gaussian_posterior", "sample_gaussian"]
+__all__ = [
+    "ScaleMixturePosterior",
+    "gaussian_posterior",
+    "sample_gaussian",
+    "scale_mixture_is_posterior",
+    "student_t_posterior",
+]
 
 
 def gaussian_posterior(
@@ -95,3 +116,125 @@ def sample_gaussian(
     if mean.ndim == 1:
         return mean + z @ root.T
     return mean + root @ z  # (n*, n*) @ (s, n*, c), batched over draws
+
+
+def _unit_posterior(K_train, K_test_train, k_test_diag, Y, eps):
+    """The NNGP posterior at unit scale: mean, marginal variance (noise
+    included), q and N."""
+    K, Ks, kss, Y = (
+        _finite(a, name)
+        for a, name in (
+            (K_train, "K_train"),
+            (K_test_train, "K_test_train"),
+            (k_test_diag, "k_test_diag"),
+            (Y, "Y"),
+        )
+    )
+    n = K.shape[0] if K.ndim == 2 else -1
+    if (
+        K.shape != (n, n)
+        or Ks.ndim != 2
+        or Ks.shape[1] != n
+        or kss.shape != (Ks.shape[0],)
+        or Y.ndim not in (1, 2)
+        or Y.shape[0] != n
+    ):
+        raise ValueError(
+            "need K_train (n, n), K_test_train (n*, n), k_test_diag (n*,) "
+            "and Y (n,) or (n, c)"
+        )
+    if (
+        isinstance(eps, bool)
+        or not isinstance(eps, (int, float))
+        or not eps >= 0
+    ):
+        raise ValueError(f"eps must be a non-negative number, got {eps!r}")
+    try:
+        factor = cho_factor(K + eps * np.eye(n), lower=True)
+    except np.linalg.LinAlgError as err:
+        raise ValueError("K_train + eps I is not positive definite") from err
+    alpha_y = cho_solve(factor, Y)
+    mean = Ks @ alpha_y
+    var = kss - np.einsum("ij,ji->i", Ks, cho_solve(factor, Ks.T)) + eps
+    return mean, np.maximum(var, 1e-300), float((Y * alpha_y).sum()), Y.size
+
+
+def student_t_posterior(
+    K_train, K_test_train, k_test_diag, Y, eps: float, alpha: float, beta: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    r"""``(mean, scale2, dof)`` of the Student-t posterior predictive of a
+    scale mixture :math:`\int\mathcal{GP}(0,sK)\,d\,\mathrm{InvGamma}(s;
+    \alpha,\beta)` (the module's equation): ``mean`` ``(n*,)`` or
+    ``(n*, c)``, ``scale2`` ``(n*,)`` (shared by the outputs, noise
+    :math:`\varepsilon` included), ``dof`` :math:`=2\alpha+N`. ``K_train`` is
+    the kernel at unit scale (``last_var=1``), ``eps`` the noise (jitter) at
+    unit scale. For :math:`\alpha=\beta\to\infty` the scale tends to 1 and
+    the t to the Gaussian NNGP posterior.
+    """
+    for name, v in (("alpha", alpha), ("beta", beta)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+            raise ValueError(f"{name} must be a positive number, got {v!r}")
+    mean, var, q, N = _unit_posterior(
+        K_train, K_test_train, k_test_diag, Y, eps
+    )
+    dof = 2 * alpha + N
+    return mean, (2 * beta + q) / dof * var, float(dof)
+
+
+@dataclass(frozen=True)
+class ScaleMixturePosterior:
+    r"""A posterior predictive :math:`\sum_iw_i\,\mathcal N(\mu,s_iv)`: the
+    unit-scale mean ``mean`` and variance ``var`` (``(n*,)``), the scales
+    ``scales`` and their self-normalised weights ``weights``. ``logpdf(y)``
+    is the log density of each scalar test target; ``ess`` the effective
+    sample size :math:`1/\sum_iw_i^2`."""
+
+    mean: np.ndarray
+    var: np.ndarray
+    scales: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def ess(self) -> float:
+        return float(1.0 / np.sum(self.weights**2))
+
+    def logpdf(self, y) -> np.ndarray:
+        """Log predictive density of each entry of ``y`` (shaped like ``mean``)."""
+        y = _finite(y, "y")
+        if y.shape != self.mean.shape:
+            raise ValueError(
+                f"y must have the shape of mean, {self.mean.shape}"
+            )
+        var = self.var if y.ndim == 1 else self.var[:, None]
+        r2 = (y - self.mean) ** 2
+        keep = self.weights > 0
+        logw, sc = np.log(self.weights[keep]), self.scales[keep]
+        out = np.full(y.shape, -np.inf)
+        for i in range(0, sc.size, 256):  # chunks bound the memory
+            s = sc[i : i + 256].reshape(-1, *([1] * y.ndim))
+            lp = logw[i : i + 256].reshape(s.shape) - 0.5 * (
+                np.log(2 * np.pi * s * var) + r2 / (s * var)
+            )
+            out = np.logaddexp(out, np.logaddexp.reduce(lp, axis=0))
+        return out
+
+
+def scale_mixture_is_posterior(
+    K_train, K_test_train, k_test_diag, Y, eps: float, scales
+) -> ScaleMixturePosterior:
+    r"""The posterior predictive of :math:`\int\mathcal{GP}(0,sK)\,dH(s)` for
+    any scale prior :math:`H`, from ``scales`` drawn from it: self-normalised
+    importance sampling with the prior as proposal, weights
+    :math:`w_i\propto\mathcal N(Y;0,s_i\tilde K)\propto
+    s_i^{-N/2}e^{-q/(2s_i)}` (as the official ``classification.py`` does for
+    the Burr-XII prior). Arguments as for :func:`student_t_posterior`.
+    """
+    sc = _finite(scales, "scales")
+    if sc.ndim != 1 or np.any(sc <= 0):
+        raise ValueError("scales must be a 1-d array of positive numbers")
+    mean, var, q, N = _unit_posterior(
+        K_train, K_test_train, k_test_diag, Y, eps
+    )
+    logw = -0.5 * N * np.log(sc) - 0.5 * q / sc
+    w = np.exp(logw - logw.max())
+    return ScaleMixturePosterior(mean, var, sc, w / w.sum())

@@ -13,7 +13,19 @@ r"""Uncertainty of a classifier's probabilities: calibration, recalibration and 
 * :func:`mean_kl` — :math:`\frac1n\sum_i D_{\mathrm{KL}}(p_i\,\|\,q_i)` between two sets of
   categorical distributions.
 
-Introduced in {ref}`ch-utility-probability-duality`.
+* :func:`entropy_decomposition` — for :math:`S` predictive distributions of the same inputs
+  (samples of a posterior, members of an ensemble), the total uncertainty, the entropy of the
+  mean prediction, splits into an aleatoric part, the mean entropy, and an epistemic part, the
+  mutual information between the prediction and the sample:
+
+  .. math:: \underbrace{H\Big[\tfrac1S\textstyle\sum_sp_s\Big]}_{\text{total}}
+     =\underbrace{\tfrac1S\textstyle\sum_sH[p_s]}_{\text{aleatoric}}
+     +\underbrace{\mathrm{MI}}_{\text{epistemic}\ \ge 0}.
+* :func:`student_t_nll` and :func:`gaussian_nll` — the mean negative log predictive density of
+  real-valued targets under Student-t or Gaussian predictives (Part III).
+
+Introduced in {ref}`ch-utility-probability-duality`; the entropy decomposition and the NLLs
+serve the chapters of Part III.
 """
 
 from __future__ import annotations
@@ -25,9 +37,12 @@ from ._validate import finite_array, integer
 __all__ = [
     "bayes_decision",
     "ece",
+    "entropy_decomposition",
     "expected_cost",
     "fit_temperature",
+    "gaussian_nll",
     "mean_kl",
+    "student_t_nll",
     "temperature_scale",
 ]
 
@@ -148,3 +163,74 @@ def mean_kl(p, q) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
     return float(terms.sum(1).mean())
+
+
+def _entropy(p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(p > 0, p * np.log(p), 0.0).sum(-1)
+
+
+def entropy_decomposition(probs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""``(total, aleatoric, epistemic)``, each ``(batch,)``, in nats, from
+    ``probs`` of shape ``(samples, batch, classes)``.
+
+    ``total`` is :math:`H[\bar p]` with :math:`\bar p=\frac1S\sum_sp_s`,
+    ``aleatoric`` is :math:`\frac1S\sum_sH[p_s]`, and ``epistemic`` is their
+    difference, the mutual information between the label and the sample,
+    which is :math:`\ge0` (Jensen) and 0 when all samples agree. Rows must be
+    probability vectors. Used throughout Part III.
+    """
+    p = finite_array(probs, "probs")
+    if p.ndim != 3 or p.shape[2] < 2:
+        raise ValueError(
+            "probs must be (samples, batch, classes) with at least 2 classes"
+        )
+    if np.any(p < 0) or not np.allclose(p.sum(-1), 1.0, atol=1e-6):
+        raise ValueError("the rows of probs must be probability vectors")
+    total = _entropy(p.mean(0))
+    aleatoric = _entropy(p).mean(0)
+    return total, aleatoric, np.maximum(total - aleatoric, 0.0)
+
+
+def _targets(y, mean, scale2):
+    y, mean, scale2 = (
+        finite_array(a, n)
+        for a, n in ((y, "y"), (mean, "mean"), (scale2, "scale2"))
+    )
+    if y.shape != mean.shape:
+        raise ValueError(
+            f"y and mean must have the same shape, got {y.shape}, {mean.shape}"
+        )
+    if scale2.ndim == 1 and y.ndim == 2 and scale2.shape[0] == y.shape[0]:
+        scale2 = scale2[:, None]  # one scale per test point, shared by outputs
+    try:
+        scale2 = np.broadcast_to(scale2, y.shape)
+    except ValueError as err:
+        raise ValueError("scale2 must broadcast against y") from err
+    if np.any(scale2 <= 0):
+        raise ValueError("scale2 must be positive")
+    return y, mean, scale2
+
+
+def student_t_nll(y, mean, scale2, dof: float) -> float:
+    r"""Mean of :math:`-\log t_\nu(y;\mu,\sigma^2)` over all entries of ``y``,
+    with ``scale2`` :math:`\sigma^2` (the squared scale, not the variance,
+    which is :math:`\sigma^2\nu/(\nu-2)`). ``scale2`` of shape ``(n,)`` is
+    shared by the columns of an ``(n, c)`` ``y``."""
+    from scipy.stats import t
+
+    y, mean, scale2 = _targets(y, mean, scale2)
+    if (
+        isinstance(dof, bool)
+        or not isinstance(dof, (int, float, np.floating))
+        or not dof > 0
+    ):
+        raise ValueError(f"dof must be a positive number, got {dof!r}")
+    return float(-t.logpdf(y, df=dof, loc=mean, scale=np.sqrt(scale2)).mean())
+
+
+def gaussian_nll(y, mean, var) -> float:
+    r"""Mean of :math:`-\log\mathcal N(y;\mu,v)` over all entries of ``y``
+    (``var`` as ``scale2`` of :func:`student_t_nll`)."""
+    y, mean, var = _targets(y, mean, var)
+    return float(0.5 * (np.log(2 * np.pi * var) + (y - mean) ** 2 / var).mean())

@@ -17,8 +17,10 @@ One home for the kernel view of wide networks (Part II), one file per idea:
   single attention layer with frozen random query–key products (:func:`sample_qk_weights`,
   :func:`rfa_features`) and a ridge fit tuned on a validation split (:func:`ridge_cv`)
   ({ref}`ch-random-feature-attention`);
-* ``stochlearn.kernels.nngp`` — the NNGP of wide ReLU networks on arbitrary inputs
-  (:func:`nngp_relu`) and the arc-cosine expectations behind it (:func:`relu_expectations`)
+* ``stochlearn.kernels.nngp`` — the NNGP of wide ReLU and erf networks on arbitrary inputs
+  (:func:`nngp_relu`, :func:`nngp_erf`) and the expectations behind them
+  (:func:`relu_expectations`, :func:`erf_expectations`), and either as a GPyTorch kernel
+  (:func:`nngp_gpytorch_kernel`)
   ({ref}`ch-permutation-learning`).
 """
 
@@ -39,7 +41,13 @@ from .deep import (
     singular_kernel_classifier,
 )
 from .gaussian import ACTIVATIONS, gaussian_expectation, kernel_recursion
-from .nngp import nngp_relu, relu_expectations
+from .nngp import (
+    erf_expectations,
+    nngp_erf,
+    nngp_gpytorch_kernel,
+    nngp_relu,
+    relu_expectations,
+)
 from .random_features import (
     RF_ACTIVATIONS,
     random_features,
@@ -65,6 +73,9 @@ __all__ = [
     "kernel_classifier",
     "kernel_recursion",
     "monomial_deep_logscore",
+    "erf_expectations",
+    "nngp_erf",
+    "nngp_gpytorch_kernel",
     "nngp_relu",
     "random_features",
     "relu_expectations",
