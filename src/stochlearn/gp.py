@@ -24,7 +24,7 @@ posterior.
 
 (:func:`student_t_posterior`, as the official code of Lee et al. 2022 computes it). Any other
 prior on :math:`s` is handled by self-normalised importance sampling with the prior as proposal
-(:func:`scale_mixture_is_posterior`). Used in Part III.
+(:func:`scale_mixture_is_posterior`). Introduced in {ref}`ch-scale-mixture-nngp`.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ r"""Uncertainty of a classifier's probabilities: calibration, recalibration and 
      =\underbrace{\tfrac1S\textstyle\sum_sH[p_s]}_{\text{aleatoric}}
      +\underbrace{\mathrm{MI}}_{\text{epistemic}\ \ge 0}.
 * :func:`student_t_nll` and :func:`gaussian_nll` — the mean negative log predictive density of
-  real-valued targets under Student-t or Gaussian predictives (Part III).
+  real-valued targets under Student-t or Gaussian predictives ({ref}`ch-scale-mixture-nngp`).
 
 Introduced in {ref}`ch-utility-probability-duality`; the entropy decomposition and the NLLs
 serve the chapters of Part III.

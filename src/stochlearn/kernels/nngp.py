@@ -20,7 +20,7 @@ For :math:`\mathrm{erf}` the expectation is Williams's (1997) arcsine kernel,
 
 used by :func:`nngp_erf`. Both give the covariance of the readout :math:`f=\sum_jv_j\phi(h_j)`
 with :math:`v_j\sim\mathcal N(0,\text{last\_var}/n)` and no readout bias: a prior on
-``last_var`` then scales the whole kernel (the scale mixtures of Part III).
+``last_var`` then scales the whole kernel (the scale mixtures of {ref}`ch-scale-mixture-nngp`).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def nngp_relu(
     biases :math:`\mathcal N(0,\sigma_b^2)`; the readout :math:`v_j\sim\mathcal N(0,
     \text{last\_var}/n)` has **no bias**. ``X1`` ``(n1, d)``, ``X2`` ``(n2, d)``.
     """
-    return _nngp(X1, X2, depth, var_w, var_b, last_var, *_EXPECT[nngp_relu])
+    return _nngp(X1, X2, depth, var_w, var_b, last_var, *_EXPECT["relu"])
 
 
 def nngp_erf(
@@ -124,10 +124,10 @@ def nngp_erf(
     last_var: float = 1.0,
 ) -> np.ndarray:
     r"""As :func:`nngp_relu`, for ``depth`` hidden layers with the activation
-    :math:`\mathrm{erf}` (:func:`erf_expectations`). Used in Part III (scale
-    mixtures of NNGPs).
+    :math:`\mathrm{erf}` (:func:`erf_expectations`). Introduced in
+    {ref}`ch-scale-mixture-nngp`.
     """
-    return _nngp(X1, X2, depth, var_w, var_b, last_var, *_EXPECT[nngp_erf])
+    return _nngp(X1, X2, depth, var_w, var_b, last_var, *_EXPECT["erf"])
 
 
 _GPYTORCH_KERNEL = None
@@ -144,7 +144,7 @@ def nngp_gpytorch_kernel(
     in ``gpytorch.kernels.ScaleKernel`` to learn ``last_var`` as its
     ``outputscale``. The kernel has no trainable parameters of its own and
     no gradient with respect to its inputs (it is computed in NumPy). GPyTorch
-    is imported on the first call.
+    is imported on the first call. Introduced in {ref}`ch-scale-mixture-nngp`.
     """
     global _GPYTORCH_KERNEL
     kernels = {"relu": nngp_relu, "erf": nngp_erf}
@@ -169,9 +169,9 @@ def nngp_gpytorch_kernel(
 
             is_stationary = False
 
-            def __init__(self, fn, depth, var_w, var_b, **kwargs):
+            def __init__(self, name, depth, var_w, var_b, **kwargs):
                 super().__init__(**kwargs)
-                self.fn, self.args = fn, (depth, var_w, var_b)
+                self.name, self.args = name, (depth, var_w, var_b)
 
             def forward(self, x1, x2, diag=False, **params):
                 a = x1.detach().cpu().double().numpy()
@@ -182,7 +182,7 @@ def nngp_gpytorch_kernel(
                     )
                 depth, var_w, var_b = self.args
                 if diag:
-                    expect, expect_diag = _EXPECT[self.fn]
+                    expect, expect_diag = _EXPECT[self.name]
                     k = _nngp(
                         a,
                         b,
@@ -195,16 +195,17 @@ def nngp_gpytorch_kernel(
                         True,
                     )
                 else:
-                    k = self.fn(a, b, depth, var_w, var_b, 1.0)
+                    fn = nngp_relu if self.name == "relu" else nngp_erf
+                    k = fn(a, b, depth, var_w, var_b, 1.0)
                 return torch.as_tensor(k, dtype=x1.dtype, device=x1.device)
 
         _GPYTORCH_KERNEL = NNGPKernel
-    return _GPYTORCH_KERNEL(kernels[activation], depth, var_w, var_b)
+    return _GPYTORCH_KERNEL(activation, depth, var_w, var_b)
 
 
 _EXPECT = {  # the cross expectation, and the diagonal E phi(u)^2 of Var(u)
-    nngp_relu: (lambda K, a, b: relu_expectations(K, a, b)[0], lambda k: k / 2),
-    nngp_erf: (
+    "relu": (lambda K, a, b: relu_expectations(K, a, b)[0], lambda k: k / 2),
+    "erf": (
         erf_expectations,
         lambda k: 2 / np.pi * np.arcsin(2 * k / (1 + 2 * k)),
     ),
