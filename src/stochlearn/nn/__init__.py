@@ -13,6 +13,8 @@
   a bit mask ({ref}`ch-wta-crs`).
 * :class:`AdditiveGaussianNoise` — Gaussian noise of a fixed or a relative scale, which makes a
   network stochastic and its mutual informations finite ({ref}`ch-ib-lossy-compression`).
+* :class:`PriorBNN` — the Gaussian weight prior of an MLP with learnable per-layer standard
+  deviations, its function samples and flat-parameter evaluation ({ref}`ch-functional-priors`).
 
 Each layer a chapter introduces lives in its own module here and is re-exported below.
 """
@@ -28,6 +30,7 @@ from .models import ACTIVATIONS, mlp, resnet18
 from .noise import AdditiveGaussianNoise
 from .ntk import NTKMLP, activation_scale
 from .patch import PatchReLU2Net
+from .prior_bnn import PriorBNN
 from .sampled import MaskReLU, SampledLinear, refresh_grad_norms, set_sample_ids
 
 __all__ = [
@@ -47,4 +50,5 @@ __all__ = [
     "set_sample_ids",
     "refresh_grad_norms",
     "AdditiveGaussianNoise",
+    "PriorBNN",
 ]
