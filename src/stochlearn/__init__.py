@@ -44,6 +44,7 @@ SUBMODULES = (
     "metrics",
     "nn",
     "optim",
+    "pfn",
     "plot",
     "priors",
     "regimes",

@@ -40,6 +40,7 @@ from ._validate import finite_array as _finite
 __all__ = [
     "ScaleMixturePosterior",
     "gaussian_posterior",
+    "gp_prior_batch",
     "sample_gaussian",
     "scale_mixture_is_posterior",
     "student_t_posterior",
@@ -238,3 +239,65 @@ def scale_mixture_is_posterior(
     logw = -0.5 * N * np.log(sc) - 0.5 * q / sc
     w = np.exp(logw - logw.max())
     return ScaleMixturePosterior(mean, var, sc, w / w.sum())
+
+
+def gp_prior_batch(
+    batch: int,
+    n: int,
+    x_dim: int = 1,
+    lengthscale: float = 0.2,
+    outputscale: float = 1.0,
+    noise: float = 0.01,
+    generator=None,
+    x=None,
+):
+    r"""``batch`` datasets of ``n`` points from a GP prior with the RBF kernel
+    :math:`k(x,x')=\sigma_f^2\exp(-\lVert x-x'\rVert^2/(2\ell^2))` plus
+    Gaussian noise of variance ``noise``: ``(x, y)`` of shapes
+    ``(batch, n, x_dim)`` and ``(batch, n)`` (torch, float32). Inputs are
+    uniform on :math:`[0,1]^{d}` unless ``x`` (``(n, x_dim)`` or
+    ``(batch, n, x_dim)``) is given. The training data of a prior-fitted
+    network.
+    """
+    import torch
+
+    batch, n, x_dim = (
+        integer(batch, "batch"),
+        integer(n, "n"),
+        integer(x_dim, "x_dim"),
+    )
+    for name, v, lo in (
+        ("lengthscale", lengthscale, 0.0),
+        ("outputscale", outputscale, 0.0),
+    ):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > lo:
+            raise ValueError(f"{name} must be a positive number, got {v!r}")
+    if (
+        isinstance(noise, bool)
+        or not isinstance(noise, (int, float))
+        or not noise >= 0
+    ):
+        raise ValueError(f"noise must be a non-negative number, got {noise!r}")
+    if batch * n * n * x_dim > 2e8:
+        raise ValueError(
+            f"batch * n^2 * x_dim = {batch * n * n * x_dim:.2e} is too large "
+            "(the kernel matrices would not fit in memory)"
+        )
+    if x is None:
+        xs = torch.rand(
+            batch, n, x_dim, generator=generator, dtype=torch.float64
+        )
+    else:
+        xs = torch.as_tensor(x, dtype=torch.float64)
+        if xs.ndim == 2:
+            xs = xs.expand(batch, *xs.shape)
+        if xs.shape != (batch, n, x_dim) or not torch.isfinite(xs).all():
+            raise ValueError(
+                f"x must be finite, (n, x_dim) or (batch, n, x_dim) = {(batch, n, x_dim)}"
+            )
+    d2 = (xs[:, :, None, :] - xs[:, None, :, :]).pow(2).sum(-1)
+    K = outputscale * torch.exp(-d2 / (2 * lengthscale**2))
+    K = K + (noise + 1e-6 * outputscale) * torch.eye(n, dtype=torch.float64)
+    L = torch.linalg.cholesky(K)
+    z = torch.randn(batch, n, 1, generator=generator, dtype=torch.float64)
+    return xs.float(), (L @ z)[..., 0].float()
