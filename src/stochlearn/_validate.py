@@ -24,6 +24,20 @@ def integer(v, name: str, lo: int = 1) -> int:
     return int(v)
 
 
+def number(v, name: str, positive: bool = True) -> float:
+    """``v`` as a ``float``; a ``ValueError`` unless it is an ``int`` or
+    ``float`` (not a bool) that is ``> 0`` (``positive``) or ``>= 0``."""
+    ok = (
+        not isinstance(v, bool)
+        and isinstance(v, (int, float))
+        and (v > 0 if positive else v >= 0)
+    )
+    if not ok:
+        what = "positive" if positive else "non-negative"
+        raise ValueError(f"{name} must be a {what} number, got {v!r}")
+    return float(v)
+
+
 def check_rng(rng) -> None:
     """A ``ValueError`` unless ``rng`` is a NumPy ``Generator``."""
     if not isinstance(rng, np.random.Generator):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from ._validate import check_rng, integer
+from ._validate import check_rng, integer, number
 from ._validate import finite_array as _finite
 
 __all__ = [
@@ -81,12 +81,7 @@ def gaussian_posterior(
         )
     if Y.shape[0] != n:
         raise ValueError(f"Y must be (n,) or (n, c) with n = {n}")
-    if (
-        isinstance(noise, bool)
-        or not isinstance(noise, (int, float))
-        or not noise >= 0
-    ):
-        raise ValueError(f"noise must be a non-negative number, got {noise!r}")
+    number(noise, "noise", positive=False)
     try:
         factor = cho_factor(K + noise * np.eye(n), lower=True)
     except np.linalg.LinAlgError as err:
@@ -144,12 +139,7 @@ def _unit_posterior(K_train, K_test_train, k_test_diag, Y, eps):
             "need K_train (n, n), K_test_train (n*, n), k_test_diag (n*,) "
             "and Y (n,) or (n, c)"
         )
-    if (
-        isinstance(eps, bool)
-        or not isinstance(eps, (int, float))
-        or not eps >= 0
-    ):
-        raise ValueError(f"eps must be a non-negative number, got {eps!r}")
+    number(eps, "eps", positive=False)
     try:
         factor = cho_factor(K + eps * np.eye(n), lower=True)
     except np.linalg.LinAlgError as err:
@@ -172,9 +162,8 @@ def student_t_posterior(
     unit scale. For :math:`\alpha=\beta\to\infty` the scale tends to 1 and
     the t to the Gaussian NNGP posterior.
     """
-    for name, v in (("alpha", alpha), ("beta", beta)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            raise ValueError(f"{name} must be a positive number, got {v!r}")
+    number(alpha, "alpha")
+    number(beta, "beta")
     mean, var, q, N = _unit_posterior(
         K_train, K_test_train, k_test_diag, Y, eps
     )
@@ -266,18 +255,9 @@ def gp_prior_batch(
         integer(n, "n"),
         integer(x_dim, "x_dim"),
     )
-    for name, v, lo in (
-        ("lengthscale", lengthscale, 0.0),
-        ("outputscale", outputscale, 0.0),
-    ):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > lo:
-            raise ValueError(f"{name} must be a positive number, got {v!r}")
-    if (
-        isinstance(noise, bool)
-        or not isinstance(noise, (int, float))
-        or not noise >= 0
-    ):
-        raise ValueError(f"noise must be a non-negative number, got {noise!r}")
+    number(lengthscale, "lengthscale")
+    number(outputscale, "outputscale")
+    number(noise, "noise", positive=False)
     if batch * n * n * x_dim > 2e8:
         raise ValueError(
             f"batch * n^2 * x_dim = {batch * n * n * x_dim:.2e} is too large "

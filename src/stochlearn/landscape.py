@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._validate import finite_array, integer
+from ._validate import finite_array, integer, number
 from .runtime import progress
 
 __all__ = [
@@ -208,14 +208,7 @@ class BezierCurve(nn.Module):
             ("momentum", momentum),
             ("weight_decay", weight_decay),
         ):
-            if (
-                not isinstance(v, (int, float))
-                or isinstance(v, bool)
-                or not v >= 0
-            ):
-                raise ValueError(
-                    f"{name} must be a non-negative number, got {v!r}"
-                )
+            number(v, name, positive=False)
         gen = torch.Generator().manual_seed(integer(seed, "seed", 0))
         opt = torch.optim.SGD([self.bend], lr=lr, momentum=momentum)
         n, history = X.shape[0], []
