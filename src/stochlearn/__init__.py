@@ -43,6 +43,7 @@ SUBMODULES = (
     "memory",
     "metrics",
     "nn",
+    "np",
     "optim",
     "pfn",
     "plot",

@@ -41,6 +41,7 @@ __all__ = [
     "ScaleMixturePosterior",
     "gaussian_posterior",
     "gp_prior_batch",
+    "rbf_kernel",
     "sample_gaussian",
     "scale_mixture_is_posterior",
     "student_t_posterior",
@@ -230,23 +231,63 @@ def scale_mixture_is_posterior(
     return ScaleMixturePosterior(mean, var, sc, w / w.sum())
 
 
+def _per_task(v, name: str, batch: int):
+    """A positive float, or a ``(batch,)`` tensor of positive numbers, as a
+    float64 tensor of shape ``(batch, 1, 1)``."""
+    import torch
+
+    if isinstance(v, torch.Tensor):
+        t = v.detach().to(torch.float64).reshape(-1)
+        if t.shape != (batch,) or not (torch.isfinite(t) & (t > 0)).all():
+            raise ValueError(
+                f"{name} must be a positive number or {batch} positive numbers"
+            )
+        return t[:, None, None]
+    return torch.full((batch, 1, 1), number(v, name), dtype=torch.float64)
+
+
+def rbf_kernel(x1, x2, lengthscale=0.2, outputscale=1.0):
+    r"""The RBF kernel :math:`k(x,x')=\sigma_f^2\exp(-\lVert x-x'\rVert^2/(2\ell^2))`
+    between ``x1`` ``(batch, n, d)`` and ``x2`` ``(batch, m, d)``: ``(batch,
+    n, m)``, float64. ``lengthscale`` :math:`\ell` and ``outputscale``
+    :math:`\sigma_f^2` are positive numbers or ``(batch,)`` tensors, one per
+    dataset."""
+    import torch
+
+    x1, x2 = (torch.as_tensor(x, dtype=torch.float64) for x in (x1, x2))
+    if (
+        x1.ndim != 3
+        or x2.ndim != 3
+        or x1.shape[::2] != x2.shape[::2]
+        or not (torch.isfinite(x1).all() and torch.isfinite(x2).all())
+    ):
+        raise ValueError("need finite x1 (batch, n, d) and x2 (batch, m, d)")
+    b = x1.shape[0]
+    ell, s2 = (
+        _per_task(lengthscale, "lengthscale", b),
+        _per_task(outputscale, "outputscale", b),
+    )
+    d2 = (x1[:, :, None, :] - x2[:, None, :, :]).pow(2).sum(-1)
+    return s2 * torch.exp(-d2 / (2 * ell**2))
+
+
 def gp_prior_batch(
     batch: int,
     n: int,
     x_dim: int = 1,
-    lengthscale: float = 0.2,
-    outputscale: float = 1.0,
+    lengthscale=0.2,
+    outputscale=1.0,
     noise: float = 0.01,
     generator=None,
     x=None,
 ):
     r"""``batch`` datasets of ``n`` points from a GP prior with the RBF kernel
-    :math:`k(x,x')=\sigma_f^2\exp(-\lVert x-x'\rVert^2/(2\ell^2))` plus
-    Gaussian noise of variance ``noise``: ``(x, y)`` of shapes
-    ``(batch, n, x_dim)`` and ``(batch, n)`` (torch, float32). Inputs are
-    uniform on :math:`[0,1]^{d}` unless ``x`` (``(n, x_dim)`` or
-    ``(batch, n, x_dim)``) is given. The training data of a prior-fitted
-    network.
+    (:func:`rbf_kernel`) plus Gaussian noise of variance ``noise``: ``(x,
+    y)`` of shapes ``(batch, n, x_dim)`` and ``(batch, n)`` (torch, float32).
+    Inputs are uniform on :math:`[0,1]^{d}` unless ``x`` (``(n, x_dim)`` or
+    ``(batch, n, x_dim)``) is given; ``lengthscale`` and ``outputscale`` may
+    differ per dataset (``(batch,)`` tensors). The training data of a
+    prior-fitted network and of neural processes.
     """
     import torch
 
@@ -255,8 +296,6 @@ def gp_prior_batch(
         integer(n, "n"),
         integer(x_dim, "x_dim"),
     )
-    number(lengthscale, "lengthscale")
-    number(outputscale, "outputscale")
     number(noise, "noise", positive=False)
     if batch * n * n * x_dim > 2e8:
         raise ValueError(
@@ -275,9 +314,9 @@ def gp_prior_batch(
             raise ValueError(
                 f"x must be finite, (n, x_dim) or (batch, n, x_dim) = {(batch, n, x_dim)}"
             )
-    d2 = (xs[:, :, None, :] - xs[:, None, :, :]).pow(2).sum(-1)
-    K = outputscale * torch.exp(-d2 / (2 * lengthscale**2))
-    K = K + (noise + 1e-6 * outputscale) * torch.eye(n, dtype=torch.float64)
+    K = rbf_kernel(xs, xs, lengthscale, outputscale)
+    jitter = 1e-6 * _per_task(outputscale, "outputscale", batch)
+    K = K + (noise + jitter) * torch.eye(n, dtype=torch.float64)
     L = torch.linalg.cholesky(K)
     z = torch.randn(batch, n, 1, generator=generator, dtype=torch.float64)
     return xs.float(), (L @ z)[..., 0].float()
