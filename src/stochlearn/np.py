@@ -70,12 +70,12 @@ class NPTasks:
 
     @property
     def x(self) -> Tensor:
-        """All inputs, context first: ``(B, n + m, 1)``."""
+        """Context and target inputs, context first, ``(B, n + m, 1)``."""
         return torch.cat([self.xc, self.xt], 1)
 
     @property
     def y(self) -> Tensor:
-        """All outputs, context first: ``(B, n + m, 1)``."""
+        """Context and target outputs, context first, ``(B, n + m, 1)``."""
         return torch.cat([self.yc, self.yt], 1)
 
 
