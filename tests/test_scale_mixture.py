@@ -101,3 +101,24 @@ def test_gaussian_posterior_agrees_with_gpytorch_exact_gp():
     assert np.allclose(pred.covariance_matrix.numpy(), cov, atol=1e-6)
     with pytest.raises(ValueError):
         sl.kernels.nngp_gpytorch_kernel("tanh")
+
+
+def test_nngp_on_batches_and_with_a_readout_bias():
+    rng = np.random.default_rng(6)
+    A, B = rng.standard_normal((3, 4, 2)), rng.standard_normal((3, 5, 2))
+    for fn in (sl.kernels.nngp_relu, sl.kernels.nngp_erf):
+        K = fn(A, B, depth=2, var_w=1.5, var_b=0.2)
+        assert K.shape == (3, 4, 5)
+        assert all(np.allclose(K[i], fn(A[i], B[i], depth=2, var_w=1.5, var_b=0.2)) for i in range(3))
+        # a readout bias of variance c adds c to every entry; last_var scales the rest
+        K2 = fn(A[0], B[0], depth=2, var_w=1.5, var_b=0.2, last_var=3.0, last_bias_var=0.7)
+        assert np.allclose(K2, 3.0 * K[0] + 0.7)
+    kernel = sl.kernels.nngp_gpytorch_kernel("relu", 2, 1.5, 0.2, last_var=3.0, last_bias_var=0.7)
+    At = torch.tensor(A)
+    full = kernel(At, At).to_dense().numpy()
+    assert np.allclose(full[1], sl.kernels.nngp_relu(A[1], A[1], 2, 1.5, 0.2, 3.0, 0.7))
+    assert np.allclose(kernel(At, At, diag=True).numpy(), np.diagonal(full, axis1=1, axis2=2))
+    with pytest.raises(ValueError):
+        sl.kernels.nngp_relu(A[0], B[0], last_bias_var=-1.0)
+    with pytest.raises(ValueError):
+        sl.kernels.nngp_gpytorch_kernel("relu", last_var=0.0)

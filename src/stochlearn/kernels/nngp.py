@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import finite_array as _finite
-from .._validate import integer
+from .._validate import integer, number
 from .deep import dual
 
 __all__ = [
@@ -74,25 +74,40 @@ def erf_expectations(K12, K11, K22) -> np.ndarray:
 
 
 def _nngp(
-    X1, X2, depth, var_w, var_b, last_var, expect, expect_diag, diag=False
+    X1,
+    X2,
+    depth,
+    var_w,
+    var_b,
+    last_var,
+    expect,
+    expect_diag,
+    diag=False,
+    last_bias_var=0.0,
 ):
     X1, X2 = (np.atleast_2d(_finite(X, n)) for X, n in ((X1, "X1"), (X2, "X2")))
-    if X1.ndim != 2 or X1.shape[1] != X2.shape[1]:
-        raise ValueError("X1 and X2 must be (n1, d) and (n2, d) arrays")
+    if X1.shape[-1] != X2.shape[-1]:
+        raise ValueError("X1 and X2 must be (..., n1, d) and (..., n2, d)")
     if diag and X1.shape != X2.shape:
         raise ValueError("diag=True needs X1 and X2 of the same shape")
     depth = integer(depth, "depth")
-    if not (var_w > 0 and var_b >= 0 and last_var > 0):
-        raise ValueError("need var_w > 0, var_b >= 0, last_var > 0")
-    d = X1.shape[1]
-    cross = (X1 * X2).sum(1) if diag else X1 @ X2.T
+    if not (var_w > 0 and var_b >= 0 and last_var > 0 and last_bias_var >= 0):
+        raise ValueError(
+            "need var_w > 0, var_b >= 0, last_var > 0, last_bias_var >= 0"
+        )
+    d = X1.shape[-1]
+    cross = (X1 * X2).sum(-1) if diag else X1 @ np.swapaxes(X2, -1, -2)
     K = var_w * cross / d + var_b
-    k1 = var_w * (X1**2).sum(1) / d + var_b
-    k2 = var_w * (X2**2).sum(1) / d + var_b
+    k1 = var_w * (X1**2).sum(-1) / d + var_b
+    k2 = var_w * (X2**2).sum(-1) / d + var_b
     for layer in range(depth):
-        E = expect(K, k1, k2) if diag else expect(K, k1[:, None], k2[None, :])
+        E = (
+            expect(K, k1, k2)
+            if diag
+            else expect(K, k1[..., :, None], k2[..., None, :])
+        )
         if layer == depth - 1:
-            return last_var * E
+            return last_var * E + last_bias_var
         e1, e2 = expect_diag(k1), expect_diag(k2)
         K, k1, k2 = var_w * E + var_b, var_w * e1 + var_b, var_w * e2 + var_b
     raise AssertionError("unreachable")
@@ -105,14 +120,19 @@ def nngp_relu(
     var_w: float = 2.0,
     var_b: float = 0.1,
     last_var: float = 1.0,
+    last_bias_var: float = 0.0,
 ) -> np.ndarray:
-    r"""Covariance of :math:`f(x)=\sum_j v_j\,\mathrm{relu}(h^{(\mathrm{depth})}_j(x))` at infinite width.
+    r"""Covariance of :math:`f(x)=\sum_j v_j\,\mathrm{relu}(h^{(\mathrm{depth})}_j(x))+c` at infinite width.
 
     ``depth`` hidden ReLU layers, weights :math:`\mathcal N(0,\sigma_w^2/\text{fan-in})`,
     biases :math:`\mathcal N(0,\sigma_b^2)`; the readout :math:`v_j\sim\mathcal N(0,
-    \text{last\_var}/n)` has **no bias**. ``X1`` ``(n1, d)``, ``X2`` ``(n2, d)``.
+    \text{last\_var}/n)` has by default **no bias** (:math:`c\sim\mathcal N(0,
+    \text{last\_bias\_var})`). The infinite-width BNN of {ref}`ch-bnn-bayesopt` treats the
+    readout as a layer like the others: ``last_var=var_w``, ``last_bias_var=var_b``. ``X1``
+    ``(n1, d)``, ``X2`` ``(n2, d)``, or batches ``(..., n, d)`` that broadcast.
     """
-    return _nngp(X1, X2, depth, var_w, var_b, last_var, *_EXPECT["relu"])
+    K = _nngp(X1, X2, depth, var_w, var_b, last_var, *_EXPECT["relu"])
+    return K + number(last_bias_var, "last_bias_var", positive=False)
 
 
 def nngp_erf(
@@ -122,12 +142,14 @@ def nngp_erf(
     var_w: float = 2.0,
     var_b: float = 0.1,
     last_var: float = 1.0,
+    last_bias_var: float = 0.0,
 ) -> np.ndarray:
     r"""As :func:`nngp_relu`, for ``depth`` hidden layers with the activation
     :math:`\mathrm{erf}` (:func:`erf_expectations`). Introduced in
     {ref}`ch-scale-mixture-nngp`.
     """
-    return _nngp(X1, X2, depth, var_w, var_b, last_var, *_EXPECT["erf"])
+    K = _nngp(X1, X2, depth, var_w, var_b, last_var, *_EXPECT["erf"])
+    return K + number(last_bias_var, "last_bias_var", positive=False)
 
 
 _GPYTORCH_KERNEL = None
@@ -138,13 +160,16 @@ def nngp_gpytorch_kernel(
     depth: int = 2,
     var_w: float = 2.0,
     var_b: float = 0.1,
+    last_var: float = 1.0,
+    last_bias_var: float = 0.0,
 ):
-    """The NNGP of :func:`nngp_relu` or :func:`nngp_erf` (at ``last_var=1``)
-    as a GPyTorch ``Kernel``, for GPyTorch's models and likelihoods. Wrap it
-    in ``gpytorch.kernels.ScaleKernel`` to learn ``last_var`` as its
-    ``outputscale``. The kernel has no trainable parameters of its own and
-    no gradient with respect to its inputs (it is computed in NumPy). GPyTorch
-    is imported on the first call. Introduced in {ref}`ch-scale-mixture-nngp`.
+    """The NNGP of :func:`nngp_relu` or :func:`nngp_erf` as a GPyTorch
+    ``Kernel``, for GPyTorch's and BoTorch's models and likelihoods, on
+    ``(..., n, d)`` inputs. Wrap it in ``gpytorch.kernels.ScaleKernel`` to
+    learn ``last_var`` as its ``outputscale``. The kernel has no trainable
+    parameters of its own and no gradient with respect to its inputs (it is
+    computed in NumPy). GPyTorch is imported on the first call. Introduced in
+    {ref}`ch-scale-mixture-nngp`.
     """
     global _GPYTORCH_KERNEL
     kernels = {"relu": nngp_relu, "erf": nngp_erf}
@@ -153,13 +178,10 @@ def nngp_gpytorch_kernel(
             f"activation must be 'relu' or 'erf', got {activation!r}"
         )
     integer(depth, "depth")
-    if not (
-        isinstance(var_w, (int, float))
-        and isinstance(var_b, (int, float))
-        and var_w > 0
-        and var_b >= 0
-    ):
-        raise ValueError("need var_w > 0 and var_b >= 0")
+    number(var_w, "var_w")
+    number(var_b, "var_b", positive=False)
+    number(last_var, "last_var")
+    number(last_bias_var, "last_bias_var", positive=False)
     if _GPYTORCH_KERNEL is None:
         import gpytorch
         import torch
@@ -169,38 +191,33 @@ def nngp_gpytorch_kernel(
 
             is_stationary = False
 
-            def __init__(self, name, depth, var_w, var_b, **kwargs):
+            def __init__(self, name, *args, **kwargs):
                 super().__init__(**kwargs)
-                self.name, self.args = name, (depth, var_w, var_b)
+                self.name, self.args = name, args
 
             def forward(self, x1, x2, diag=False, **params):
                 a = x1.detach().cpu().double().numpy()
                 b = x2.detach().cpu().double().numpy()
-                if a.ndim != 2 or b.ndim != 2:
-                    raise ValueError(
-                        "NNGPKernel takes (n, d) inputs (no batches)"
-                    )
-                depth, var_w, var_b = self.args
-                if diag:
-                    expect, expect_diag = _EXPECT[self.name]
-                    k = _nngp(
-                        a,
-                        b,
-                        depth,
-                        var_w,
-                        var_b,
-                        1.0,
-                        expect,
-                        expect_diag,
-                        True,
-                    )
-                else:
-                    fn = nngp_relu if self.name == "relu" else nngp_erf
-                    k = fn(a, b, depth, var_w, var_b, 1.0)
+                depth, var_w, var_b, last_var, last_bias_var = self.args
+                expect, expect_diag = _EXPECT[self.name]
+                k = _nngp(
+                    a,
+                    b,
+                    depth,
+                    var_w,
+                    var_b,
+                    last_var,
+                    expect,
+                    expect_diag,
+                    diag,
+                    last_bias_var,
+                )
                 return torch.as_tensor(k, dtype=x1.dtype, device=x1.device)
 
         _GPYTORCH_KERNEL = NNGPKernel
-    return _GPYTORCH_KERNEL(activation, depth, var_w, var_b)
+    return _GPYTORCH_KERNEL(
+        activation, depth, var_w, var_b, last_var, last_bias_var
+    )
 
 
 _EXPECT = {  # the cross expectation, and the diagonal E phi(u)^2 of Var(u)
