@@ -101,3 +101,29 @@ def test_entropy_decomposition_limits_and_a_hand_computed_case():
     assert np.all(epi >= 0) and tot.shape == (4,)
     with pytest.raises(ValueError):
         UNC.entropy_decomposition(r[0])
+
+
+@pytest.mark.parametrize("method", ["gaussian", "percentile"])
+def test_interval_coverage_of_a_calibrated_posterior_is_its_level(method):
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=4000)  # each truth and its samples come from N(mu, 1) independently
+    truth = mu + rng.normal(size=4000)
+    samples = mu + rng.normal(size=(400, 4000))
+    for level in (0.5, 0.95):
+        cov = sl.uncertainty.interval_coverage(samples, truth, level, method)
+        assert cov == pytest.approx(level, abs=0.02)
+    # too narrow a posterior covers less, too wide more
+    assert sl.uncertainty.interval_coverage(mu + 0.3 * (samples - mu), truth, 0.95, method) < 0.6
+    assert sl.uncertainty.interval_coverage(mu + 3 * (samples - mu), truth, 0.95, method) > 0.99
+
+
+def test_interval_coverage_rejects_bad_arguments():
+    s, t = np.zeros((5, 3)), np.zeros(3)
+    with pytest.raises(ValueError):
+        sl.uncertainty.interval_coverage(s, np.zeros(4))
+    with pytest.raises(ValueError):
+        sl.uncertainty.interval_coverage(s, t, level=1.0)
+    with pytest.raises(ValueError):
+        sl.uncertainty.interval_coverage(s, t, method="hpd")
+    with pytest.raises(ValueError):
+        sl.uncertainty.interval_coverage(s[:1], t)

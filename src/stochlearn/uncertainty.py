@@ -22,7 +22,9 @@ r"""Uncertainty of a classifier's probabilities: calibration, recalibration and 
      =\underbrace{\tfrac1S\textstyle\sum_sH[p_s]}_{\text{aleatoric}}
      +\underbrace{\mathrm{MI}}_{\text{epistemic}\ \ge 0}.
 * :func:`student_t_nll` and :func:`gaussian_nll` — the mean negative log predictive density of
-  real-valued targets under Student-t or Gaussian predictives ({ref}`ch-scale-mixture-nngp`).
+  real-valued targets under Student-t or Gaussian predictives ({ref}`ch-scale-mixture-nngp`);
+* :func:`interval_coverage` — the share of true values inside central credible intervals
+  built from posterior samples (Gaussian or percentile intervals).
 
 Introduced in {ref}`ch-utility-probability-duality`; the entropy decomposition and the NLLs
 serve the chapters of Part III.
@@ -41,6 +43,7 @@ __all__ = [
     "expected_cost",
     "fit_temperature",
     "gaussian_nll",
+    "interval_coverage",
     "mean_kl",
     "student_t_nll",
     "temperature_scale",
@@ -234,3 +237,47 @@ def gaussian_nll(y, mean, var) -> float:
     (``var`` as ``scale2`` of :func:`student_t_nll`)."""
     y, mean, var = _targets(y, mean, var)
     return float(0.5 * (np.log(2 * np.pi * var) + (y - mean) ** 2 / var).mean())
+
+
+def interval_coverage(
+    samples, truth, level: float = 0.95, method: str = "gaussian"
+) -> float:
+    r"""The share of the entries of ``truth`` that lie in their central
+    ``level`` interval from ``samples`` ``(S, ...)`` (draws of a posterior,
+    members of an ensemble, for each entry of ``truth`` ``(...)``).
+
+    ``method="gaussian"``: :math:`\bar s\pm z\,\mathrm{sd}(s)` with
+    :math:`z=\Phi^{-1}(\frac{1+\text{level}}2)` (1.96 at 0.95) and the sample
+    standard deviation; ``"percentile"``: between the empirical
+    :math:`\frac{1-\text{level}}2` and :math:`\frac{1+\text{level}}2`
+    quantiles. A calibrated posterior covers about ``level`` of the truths;
+    one that is too narrow, less. Serves the chapters of Part III.
+    """
+    from scipy.stats import norm
+
+    samples = finite_array(samples, "samples")
+    truth = finite_array(truth, "truth")
+    if samples.ndim < 1 or samples.shape[1:] != truth.shape or len(samples) < 2:
+        raise ValueError(
+            "samples must be (S, ...) with S >= 2 and ... the shape of truth, "
+            f"got {samples.shape} and {truth.shape}"
+        )
+    if (
+        isinstance(level, bool)
+        or not isinstance(level, (int, float))
+        or not 0 < level < 1
+    ):
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    if method == "gaussian":
+        z = norm.ppf((1 + level) / 2)
+        mean, sd = samples.mean(0), samples.std(0, ddof=1)
+        lo, hi = mean - z * sd, mean + z * sd
+    elif method == "percentile":
+        lo, hi = np.quantile(
+            samples, [(1 - level) / 2, (1 + level) / 2], axis=0
+        )
+    else:
+        raise ValueError(
+            f"method must be 'gaussian' or 'percentile', got {method!r}"
+        )
+    return float(((truth >= lo) & (truth <= hi)).mean())
