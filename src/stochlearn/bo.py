@@ -82,7 +82,7 @@ class Problem:
 def problem(name: str, dim: int | None = None) -> Problem:
     """``"branin"`` (2-D), ``"hartmann6"`` (6-D) or ``"ackley"`` (``dim``,
     default 10, on BoTorch's domain :math:`[-32.768, 32.768]^d`), negated, as
-    in the paper's ``main.py``. BoTorch is imported here."""
+    in the official ``main.py``. BoTorch is imported here."""
     from botorch.test_functions import Ackley, Branin, Hartmann
 
     if name == "branin":
@@ -106,10 +106,11 @@ def _check_data(X, Y) -> tuple[Tensor, Tensor]:
 
 
 def fit_gp(X, Y) -> object:
-    r"""The paper's GP: BoTorch's ``SingleTaskGP`` with a Matérn-5/2 ARD
-    kernel, a Gaussian likelihood, the Gamma hyperpriors of BoTorch before
-    0.12 (the version the paper used) and standardised outcomes, fitted by
-    maximising the marginal likelihood (``fit_gpytorch_mll``)."""
+    r"""The official code's GP: BoTorch's ``SingleTaskGP`` with a Matérn-5/2
+    ARD kernel, a Gaussian likelihood, the Gamma hyperpriors of BoTorch
+    before 0.12 (the version the official code used) and standardised
+    outcomes, fitted by maximising the marginal likelihood
+    (``fit_gpytorch_mll``)."""
     from botorch.models.utils.gpytorch_modules import (
         get_matern_kernel_with_gamma_prior,
     )

@@ -157,6 +157,13 @@ def hmc(
 # Introduced in {ref}`ch-sgmcmc-potentials`.
 
 
+def _noise_like(theta: Tensor, generator) -> Tensor:
+    """Standard Gaussian noise of ``theta``'s shape, dtype and device."""
+    return torch.randn(
+        theta.shape, generator=generator, dtype=theta.dtype, device=theta.device
+    )
+
+
 def _check_step(theta, grad, lr, temperature) -> None:
     if not (isinstance(theta, Tensor) and isinstance(grad, Tensor)):
         raise ValueError("theta and grad must be tensors")
@@ -180,9 +187,7 @@ def sgld_step(
        +\sqrt{\epsilon T}\,\xi,\qquad\xi\sim\mathcal N(0,I).
     """
     _check_step(theta, grad, lr, temperature)
-    xi = torch.randn(
-        theta.shape, generator=generator, dtype=theta.dtype, device=theta.device
-    )
+    xi = _noise_like(theta, generator)
     return theta + 0.5 * lr * grad + (lr * temperature) ** 0.5 * xi
 
 
@@ -217,9 +222,7 @@ def psgld_step(
     number(eps, "eps")
     V = grad**2 if state is None else alpha * state + (1 - alpha) * grad**2
     G = 1 / (eps + V.sqrt())
-    xi = torch.randn(
-        theta.shape, generator=generator, dtype=theta.dtype, device=theta.device
-    )
+    xi = _noise_like(theta, generator)
     return theta + 0.5 * lr * G * grad + (lr * temperature * G).sqrt() * xi, V
 
 
@@ -247,9 +250,7 @@ def sghmc_step(
         raise ValueError("momentum must be a tensor of theta's shape")
     if not 0 < friction <= 1:
         raise ValueError(f"friction must lie in (0, 1], got {friction!r}")
-    xi = torch.randn(
-        theta.shape, generator=generator, dtype=theta.dtype, device=theta.device
-    )
+    xi = _noise_like(theta, generator)
     v = (
         (1 - friction) * momentum
         + lr * grad

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from torch.distributions import Normal
 
 from ._validate import integer, number
+from .nn.models import mlp
 
 __all__ = [
     "CNP",
@@ -181,10 +182,8 @@ def gp_oracle_loglik(
 
 
 def _mlp(d_in: int, d: int, d_out: int, depth: int) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Linear(d_in, d), nn.ReLU()]
-    for _ in range(depth - 2):
-        layers += [nn.Linear(d, d), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Linear(d, d_out))
+    """``depth`` linear layers ``d_in → d → … → d → d_out`` with ReLUs."""
+    return mlp([d_in] + [d] * (depth - 1) + [d_out])
 
 
 def _check_xy(x: Tensor, y: Tensor, name: str, x_dim: int, y_dim: int) -> None:
@@ -249,9 +248,7 @@ class CNP(nn.Module):
     def loglik(self, xc: Tensor, yc: Tensor, xt: Tensor, yt: Tensor) -> Tensor:
         r""":math:`\frac1m\log p(Y_t\mid X_t,Z_c)`, summed over output
         dimensions: ``(B,)``."""
-        _check_xy(xt, yt, "target", self.x_dim, self.y_dim)
-        lp = self.decode(self.rep(xc, yc), xt).log_prob(yt).sum(-1)
-        return lp.mean(-1)
+        return CNP.point_loglik(self, xc, yc, xt, yt).mean(-1)
 
     def loss(self, xc, yc, xt, yt, K: int = 1) -> Tensor:
         """The training loss: minus the mean of :meth:`loglik` over tasks

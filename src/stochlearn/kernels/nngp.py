@@ -74,16 +74,7 @@ def erf_expectations(K12, K11, K22) -> np.ndarray:
 
 
 def _nngp(
-    X1,
-    X2,
-    depth,
-    var_w,
-    var_b,
-    last_var,
-    expect,
-    expect_diag,
-    diag=False,
-    last_bias_var=0.0,
+    X1, X2, depth, var_w, var_b, last_var, expect, expect_diag, diag=False
 ):
     X1, X2 = (np.atleast_2d(_finite(X, n)) for X, n in ((X1, "X1"), (X2, "X2")))
     if X1.shape[-1] != X2.shape[-1]:
@@ -91,10 +82,8 @@ def _nngp(
     if diag and X1.shape != X2.shape:
         raise ValueError("diag=True needs X1 and X2 of the same shape")
     depth = integer(depth, "depth")
-    if not (var_w > 0 and var_b >= 0 and last_var > 0 and last_bias_var >= 0):
-        raise ValueError(
-            "need var_w > 0, var_b >= 0, last_var > 0, last_bias_var >= 0"
-        )
+    if not (var_w > 0 and var_b >= 0 and last_var > 0):
+        raise ValueError("need var_w > 0, var_b >= 0, last_var > 0")
     d = X1.shape[-1]
     cross = (X1 * X2).sum(-1) if diag else X1 @ np.swapaxes(X2, -1, -2)
     K = var_w * cross / d + var_b
@@ -107,7 +96,7 @@ def _nngp(
             else expect(K, k1[..., :, None], k2[..., None, :])
         )
         if layer == depth - 1:
-            return last_var * E + last_bias_var
+            return last_var * E
         e1, e2 = expect_diag(k1), expect_diag(k2)
         K, k1, k2 = var_w * E + var_b, var_w * e1 + var_b, var_w * e2 + var_b
     raise AssertionError("unreachable")
@@ -172,8 +161,7 @@ def nngp_gpytorch_kernel(
     {ref}`ch-scale-mixture-nngp`.
     """
     global _GPYTORCH_KERNEL
-    kernels = {"relu": nngp_relu, "erf": nngp_erf}
-    if activation not in kernels:
+    if activation not in _EXPECT:
         raise ValueError(
             f"activation must be 'relu' or 'erf', got {activation!r}"
         )
@@ -210,9 +198,10 @@ def nngp_gpytorch_kernel(
                     expect,
                     expect_diag,
                     diag,
-                    last_bias_var,
                 )
-                return torch.as_tensor(k, dtype=x1.dtype, device=x1.device)
+                return torch.as_tensor(
+                    k + last_bias_var, dtype=x1.dtype, device=x1.device
+                )
 
         _GPYTORCH_KERNEL = NNGPKernel
     return _GPYTORCH_KERNEL(
