@@ -104,3 +104,17 @@ def test_sg_mcmc_steps_reject_bad_arguments():
         sl.mcmc.sghmc_step(t, t, t, 0.1, friction=0.0)
     # at temperature 0 SGLD is gradient ascent on log p
     assert torch.allclose(sl.mcmc.sgld_step(torch.ones(1), torch.ones(1), 0.2, 0.0), torch.tensor([1.1]))
+
+
+def test_rhat_is_one_for_agreeing_chains_and_large_for_disagreeing_ones():
+    rng = np.random.default_rng(0)
+    same = rng.normal(size=(4, 500, 3))
+    r = sl.mcmc.rhat(same)
+    assert r.shape == (3,) and np.all(np.abs(r - 1) < 0.01)
+    shifted = same + np.array([0.0, 0.0, 0.0, 2.0])[:, None, None]
+    assert np.all(sl.mcmc.rhat(shifted) > 1.1)
+    # a chain that drifts is caught by splitting it in halves
+    drift = rng.normal(size=(1, 400)) + np.linspace(0, 3, 400)
+    assert sl.mcmc.rhat(drift) > 1.1
+    with pytest.raises(ValueError):
+        sl.mcmc.rhat(np.zeros((2, 3)))

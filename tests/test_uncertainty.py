@@ -103,7 +103,7 @@ def test_entropy_decomposition_limits_and_a_hand_computed_case():
         UNC.entropy_decomposition(r[0])
 
 
-@pytest.mark.parametrize("method", ["gaussian", "percentile"])
+@pytest.mark.parametrize("method", ["gaussian", "t", "percentile"])
 def test_interval_coverage_of_a_calibrated_posterior_is_its_level(method):
     rng = np.random.default_rng(0)
     mu = rng.normal(size=4000)  # each truth and its samples come from N(mu, 1) independently
@@ -115,6 +115,21 @@ def test_interval_coverage_of_a_calibrated_posterior_is_its_level(method):
     # too narrow a posterior covers less, too wide more
     assert sl.uncertainty.interval_coverage(mu + 0.3 * (samples - mu), truth, 0.95, method) < 0.6
     assert sl.uncertainty.interval_coverage(mu + 3 * (samples - mu), truth, 0.95, method) > 0.99
+
+
+def test_t_interval_is_calibrated_for_four_draws_where_the_gaussian_one_is_not():
+    # a truth and S = 4 draws, all independent draws of one Gaussian
+    rng = np.random.default_rng(1)
+    mu = rng.normal(size=20000)
+    truth = mu + rng.normal(size=20000)
+    samples = mu + rng.normal(size=(4, 20000))
+    cov_t = sl.uncertainty.interval_coverage(samples, truth, 0.95, "t")
+    cov_z = sl.uncertainty.interval_coverage(samples, truth, 0.95, "gaussian")
+    assert cov_t == pytest.approx(0.95, abs=0.01)
+    # P(|t_3| <= 1.96 / sqrt(1.25)) = 0.826
+    assert cov_z == pytest.approx(0.826, abs=0.01)
+    lo, hi = sl.uncertainty.credible_interval(samples, 0.95, "t")
+    assert lo.shape == hi.shape == (20000,) and np.all(lo < hi)
 
 
 def test_interval_coverage_rejects_bad_arguments():

@@ -47,6 +47,7 @@ SUBMODULES = (
     "np",
     "optim",
     "pfn",
+    "potentials",
     "plot",
     "priors",
     "regimes",

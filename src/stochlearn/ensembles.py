@@ -7,7 +7,9 @@ on its own parameters only, gradient descent on the *sum* of the members' losses
 (:func:`train_batched`) takes for every member exactly the step it would take alone: one
 training run is :math:`M` independent runs. The ensemble prediction of a binary target is the
 sign of the mean, :math:`\hat y=\mathbb 1[\frac1M\sum_mf_m(x)>0]` (:func:`round_ensemble`).
-Introduced in {ref}`ch-permutation-learning`.
+Introduced in {ref}`ch-permutation-learning`. :class:`BatchedMLP` holds :math:`M` deeper
+networks with any activation the same way, for the chains of a sampler or the members of a deep
+ensemble ({ref}`ch-sgmcmc-potentials`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from torch import Tensor, nn
 
 from ._validate import integer
 from .metrics import exact_match_accuracy
+from .nn.models import ACTIVATIONS, mlp
 
 __all__ = [
+    "BatchedMLP",
     "BatchedTwoLayerNet",
     "cumulative_exact_match",
     "ensemble_complexity",
@@ -108,6 +112,77 @@ class BatchedTwoLayerNet(nn.Module):
                 layer.weight.copy_(W[m])
                 layer.bias.copy_(b[m])
         return nn.Sequential(first, nn.ReLU(), second)
+
+
+class BatchedMLP(nn.Module):
+    r"""``M`` independent MLPs ``sizes[0] → … → sizes[-1]`` with ``act``
+    between layers, each layer's weights held as one ``(M, out, in)`` tensor.
+
+    Initialised as ``torch.nn.Linear`` (weights and biases
+    :math:`U(-1/\sqrt{\text{fan-in}},1/\sqrt{\text{fan-in}})`), each member
+    from its own draw. ``forward`` maps ``(n, d_in)`` (the same inputs for
+    all members) or ``(M, n, d_in)`` to ``(M, n, d_out)``. Because member
+    :math:`m`'s output depends on its own parameters only, the gradient of a
+    sum of per-member losses is every member's own gradient: one optimiser
+    step moves all members, as :math:`M` separate steps would.
+    """
+
+    def __init__(
+        self,
+        M: int,
+        sizes,
+        act: str = "silu",
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        M = integer(M, "M")
+        if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
+            raise ValueError("sizes must list at least two layer widths")
+        sizes = [integer(s, "every size") for s in sizes]
+        if act not in ACTIVATIONS:
+            raise ValueError(
+                f"act must be one of {sorted(ACTIVATIONS)}, got {act!r}"
+            )
+        self.M, self.sizes, self.act = M, sizes, act
+        self.f = ACTIVATIONS[act]()
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            bound = 1 / math.sqrt(a)
+            W = (2 * torch.rand(M, b, a, generator=generator) - 1) * bound
+            c = (2 * torch.rand(M, b, generator=generator) - 1) * bound
+            self.weights.append(nn.Parameter(W.to(dtype)))
+            self.biases.append(nn.Parameter(c.to(dtype)))
+
+    def forward(self, X: Tensor) -> Tensor:
+        d_in = self.sizes[0]
+        if X.ndim == 2:
+            X = X.expand(self.M, *X.shape)
+        if X.ndim != 3 or X.shape[0] != self.M or X.shape[2] != d_in:
+            raise ValueError(
+                f"X must have shape (n, {d_in}) or ({self.M}, n, {d_in}), "
+                f"got {tuple(X.shape)}"
+            )
+        H = X
+        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
+            H = H @ W.transpose(1, 2) + b[:, None]
+            if i < len(self.weights) - 1:
+                H = self.f(H)
+        return H
+
+    def member(self, m: int) -> nn.Sequential:
+        """Member ``m`` as an ordinary ``nn.Sequential`` (a copy of its
+        weights)."""
+        if not 0 <= m < self.M:
+            raise ValueError(f"m must lie in [0, {self.M}), got {m}")
+        net = mlp(self.sizes, self.act).to(self.weights[0].dtype)
+        linears = [layer for layer in net if isinstance(layer, nn.Linear)]
+        with torch.no_grad():
+            for layer, W, b in zip(linears, self.weights, self.biases):
+                layer.weight.copy_(W[m])
+                layer.bias.copy_(b[m])
+        return net
 
 
 def train_batched(

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from ._validate import integer, number
+from ._validate import finite_array, integer, number
 from .runtime import progress
 
-__all__ = ["hmc", "psgld_step", "sghmc_step", "sgld_step"]
+__all__ = ["hmc", "psgld_step", "rhat", "sghmc_step", "sgld_step"]
 
 
 def _grad_log_prob(log_prob: Callable[[Tensor], Tensor], theta: Tensor):
@@ -205,7 +206,8 @@ def psgld_step(
     preconditioner :math:`G=1/(\varepsilon+\sqrt V)`,
     :math:`V\leftarrow\alpha V+(1-\alpha)\,\widehat{\nabla\log p}^{\,2}`:
 
-    .. math:: \theta\leftarrow\theta+\frac\epsilon2\,G\odot\widehat{\nabla\log p}(\theta)
+    .. math:: \theta\leftarrow\theta
+       +\frac\epsilon2\,G\odot\widehat{\nabla\log p}(\theta)
        +\sqrt{\epsilon TG}\odot\xi .
 
     The correction term :math:`\Gamma` of the paper is left out, as in its
@@ -257,3 +259,32 @@ def sghmc_step(
         + (2 * friction * lr * temperature) ** 0.5 * xi
     )
     return theta + v, v
+
+
+def rhat(chains) -> np.ndarray:
+    r"""The split-:math:`\hat R` of Gelman et al. (2013) for draws
+    ``(C, S, ...)`` of :math:`C` chains with :math:`S` draws each, for every
+    entry of ``...``.
+
+    Each chain is cut into two halves, giving :math:`m=2C` sequences of
+    :math:`n=\lfloor S/2\rfloor` draws with means :math:`\bar\theta_j` and
+    variances :math:`s_j^2`; with :math:`W=\overline{s_j^2}` and
+    :math:`B=n\,\mathrm{Var}_j(\bar\theta_j)`,
+
+    .. math:: \hat R=\sqrt{\frac{\frac{n-1}nW+\frac1nB}{W}} .
+
+    Close to 1 when every chain has explored the same distribution; above
+    about 1.01-1.1 the chains disagree, and the spread of any one of them
+    understates the posterior's. Introduced in {ref}`ch-sgmcmc-potentials`.
+    """
+    x = finite_array(chains, "chains")
+    if x.ndim < 2 or x.shape[1] < 4:
+        raise ValueError(
+            f"chains must be (C, S, ...) with S >= 4 draws, got {x.shape}"
+        )
+    n = x.shape[1] // 2
+    halves = np.concatenate([x[:, :n], x[:, n : 2 * n]], axis=0)
+    W = halves.var(axis=1, ddof=1).mean(axis=0)
+    B = n * halves.mean(axis=1).var(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt(((n - 1) / n * W + B / n) / W)

@@ -43,6 +43,7 @@ __all__ = [
     "expected_cost",
     "fit_temperature",
     "gaussian_nll",
+    "credible_interval",
     "interval_coverage",
     "mean_kl",
     "student_t_nll",
@@ -239,28 +240,30 @@ def gaussian_nll(y, mean, var) -> float:
     return float(0.5 * (np.log(2 * np.pi * var) + (y - mean) ** 2 / var).mean())
 
 
-def interval_coverage(
-    samples, truth, level: float = 0.95, method: str = "gaussian"
-) -> float:
-    r"""The share of the entries of ``truth`` that lie in their central
-    ``level`` interval from ``samples`` ``(S, ...)`` (draws of a posterior,
-    members of an ensemble, for each entry of ``truth`` ``(...)``).
+def credible_interval(
+    samples, level: float = 0.95, method: str = "gaussian"
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The central ``level`` interval ``(lo, hi)`` of draws ``(S, ...)``, for
+    every entry of ``...``.
 
     ``method="gaussian"``: :math:`\bar s\pm z\,\mathrm{sd}(s)` with
     :math:`z=\Phi^{-1}(\frac{1+\text{level}}2)` (1.96 at 0.95) and the sample
-    standard deviation; ``"percentile"``: between the empirical
+    standard deviation; ``"t"``: the prediction interval for one more draw
+    from the same Gaussian, :math:`\bar s\pm t_{S-1}\,\mathrm{sd}(s)
+    \sqrt{1+1/S}`, which covers exactly ``level`` when the truth and the
+    :math:`S` draws are independent draws of one Gaussian, however small
+    :math:`S` is (with :math:`S=4` the ``"gaussian"`` interval covers only
+    about 82 % instead of 95 %); ``"percentile"``: between the empirical
     :math:`\frac{1-\text{level}}2` and :math:`\frac{1+\text{level}}2`
-    quantiles. A calibrated posterior covers about ``level`` of the truths;
-    one that is too narrow, less. Serves the chapters of Part III.
+    quantiles. Serves the chapters of Part III.
     """
     from scipy.stats import norm
+    from scipy.stats import t as student_t
 
     samples = finite_array(samples, "samples")
-    truth = finite_array(truth, "truth")
-    if samples.ndim < 1 or samples.shape[1:] != truth.shape or len(samples) < 2:
+    if samples.ndim < 1 or len(samples) < 2:
         raise ValueError(
-            "samples must be (S, ...) with S >= 2 and ... the shape of truth, "
-            f"got {samples.shape} and {truth.shape}"
+            f"samples must be (S, ...) with S >= 2, got {samples.shape}"
         )
     if (
         isinstance(level, bool)
@@ -268,16 +271,42 @@ def interval_coverage(
         or not 0 < level < 1
     ):
         raise ValueError(f"level must lie in (0, 1), got {level!r}")
-    if method == "gaussian":
-        z = norm.ppf((1 + level) / 2)
+    S = len(samples)
+    if method in ("gaussian", "t"):
+        q = (1 + level) / 2
+        if method == "gaussian":
+            z = norm.ppf(q)
+        else:
+            z = student_t.ppf(q, S - 1) * np.sqrt(1 + 1 / S)
         mean, sd = samples.mean(0), samples.std(0, ddof=1)
-        lo, hi = mean - z * sd, mean + z * sd
-    elif method == "percentile":
+        return mean - z * sd, mean + z * sd
+    if method == "percentile":
         lo, hi = np.quantile(
             samples, [(1 - level) / 2, (1 + level) / 2], axis=0
         )
-    else:
+        return lo, hi
+    raise ValueError(
+        f"method must be 'gaussian', 't' or 'percentile', got {method!r}"
+    )
+
+
+def interval_coverage(
+    samples, truth, level: float = 0.95, method: str = "gaussian"
+) -> float:
+    r"""The share of the entries of ``truth`` that lie in their central
+    ``level`` interval from ``samples`` ``(S, ...)`` (draws of a posterior,
+    members of an ensemble, for each entry of ``truth`` ``(...)``), with the
+    intervals of :func:`credible_interval` (``method`` ``"gaussian"``,
+    ``"t"`` or ``"percentile"``). A calibrated posterior covers about
+    ``level`` of the truths; one that is too narrow, less. Serves the
+    chapters of Part III.
+    """
+    samples = finite_array(samples, "samples")
+    truth = finite_array(truth, "truth")
+    if samples.ndim < 1 or samples.shape[1:] != truth.shape or len(samples) < 2:
         raise ValueError(
-            f"method must be 'gaussian' or 'percentile', got {method!r}"
+            "samples must be (S, ...) with S >= 2 and ... the shape of truth, "
+            f"got {samples.shape} and {truth.shape}"
         )
+    lo, hi = credible_interval(samples, level, method)
     return float(((truth >= lo) & (truth <= hi)).mean())

@@ -18,6 +18,7 @@ ACTIVATIONS = {
     "gelu": nn.GELU,
     "sigmoid": nn.Sigmoid,
     "elu": nn.ELU,
+    "silu": nn.SiLU,
 }
 
 
