@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 #: Topic modules, loaded lazily on attribute access.
 SUBMODULES = (
     "bo",
+    "continual",
     "coresets",
     "criticality",
     "curvature",

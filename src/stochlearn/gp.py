@@ -39,6 +39,7 @@ from ._validate import finite_array as _finite
 
 __all__ = [
     "ScaleMixturePosterior",
+    "blr_posterior",
     "gaussian_posterior",
     "gp_prior_batch",
     "rbf_kernel",
@@ -320,3 +321,39 @@ def gp_prior_batch(
     L = torch.linalg.cholesky(K)
     z = torch.randn(batch, n, 1, generator=generator, dtype=torch.float64)
     return xs.float(), (L @ z)[..., 0].float()
+
+
+def blr_posterior(
+    X, y, m0, S0, noise_var: float
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The posterior :math:`\mathcal N(m,S)` of Bayesian linear regression,
+    :math:`y=Xw+\varepsilon`, :math:`\varepsilon\sim\mathcal N(0,\sigma^2I)`,
+    under the prior :math:`w\sim\mathcal N(m_0,S_0)`:
+
+    .. math:: S=\big(S_0^{-1}+X^\top X/\sigma^2\big)^{-1},\qquad
+       m=S\big(S_0^{-1}m_0+X^\top y/\sigma^2\big).
+
+    Because the posterior is again Gaussian, it can serve as the prior of the
+    next batch of data, and updating batch by batch gives exactly the
+    posterior of all data at once (the linear-Gaussian case of the
+    sequential Bayes of {ref}`ch-sequential-bayes-cl`). It is the
+    weight-space view of a GP with the kernel :math:`xS_0x'^\top`.
+    ``X`` ``(n, d)``, ``y`` ``(n,)``, ``m0`` ``(d,)``, ``S0`` ``(d, d)``.
+    """
+    X, y = _finite(X, "X"), _finite(y, "y")
+    m0, S0 = _finite(m0, "m0"), _finite(S0, "S0")
+    if X.ndim != 2 or y.shape != X.shape[:1]:
+        raise ValueError("need X (n, d) and y (n,)")
+    d = X.shape[1]
+    if m0.shape != (d,) or S0.shape != (d, d):
+        raise ValueError(f"need m0 ({d},) and S0 ({d}, {d})")
+    noise_var = number(noise_var, "noise_var")
+    try:
+        P0 = cho_solve(cho_factor(S0, lower=True), np.eye(d))
+        P = P0 + X.T @ X / noise_var
+        factor = cho_factor(P, lower=True)
+    except np.linalg.LinAlgError as err:
+        raise ValueError("S0 must be symmetric positive definite") from err
+    S = cho_solve(factor, np.eye(d))
+    m = cho_solve(factor, P0 @ m0 + X.T @ y / noise_var)
+    return m, (S + S.T) / 2

@@ -34,7 +34,8 @@ class PriorBNN(nn.Module):
     r"""The prior of an MLP ``sizes[0] → … → sizes[-1]`` with ``act`` between
     layers, weight and bias standard deviations learnable per layer.
 
-    ``init_w`` and ``init_b`` are the initial :math:`s_w, s_b` (the softplus
+    ``init_w`` and ``init_b`` are the initial :math:`s_w, s_b`, one number
+    for all layers or one per layer (the softplus
     is inverted so that they hold exactly; the official code initialises the
     raw parameter at 1, which is :math:`s=\mathrm{softplus}(1)\approx1.31`).
     :meth:`sample_functions` draws ``n`` networks and evaluates them at ``x``;
@@ -48,29 +49,35 @@ class PriorBNN(nn.Module):
         self,
         sizes: Sequence[int],
         act: str = "tanh",
-        init_w: float = 1.0,
-        init_b: float = 1.0,
+        init_w: float | Sequence[float] = 1.0,
+        init_b: float | Sequence[float] = 1.0,
     ) -> None:
         if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
             raise ValueError("sizes must list at least two layer widths")
         sizes = [integer(s, "every size") for s in sizes]
         if act not in _ACTS:
             raise ValueError(f"act must be one of {sorted(_ACTS)}, got {act!r}")
+        n_layers = len(sizes) - 1
+        per_layer = {}
         for name, v in (("init_w", init_w), ("init_b", init_b)):
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, (int, float))
-                or not v > 0
+            vals = list(v) if isinstance(v, (list, tuple)) else [v] * n_layers
+            if len(vals) != n_layers or any(
+                isinstance(u, bool)
+                or not isinstance(u, (int, float))
+                or not u > 0
+                for u in vals
             ):
-                raise ValueError(f"{name} must be a positive number, got {v!r}")
+                raise ValueError(
+                    f"{name} must be a positive number or one per layer, got {v!r}"
+                )
+            per_layer[name] = vals
         super().__init__()
         self.sizes, self.act = sizes, act
-        n_layers = len(sizes) - 1
         self.rho_w = nn.Parameter(
-            torch.full((n_layers,), _inv_softplus(init_w))
+            torch.tensor([_inv_softplus(u) for u in per_layer["init_w"]])
         )
         self.rho_b = nn.Parameter(
-            torch.full((n_layers,), _inv_softplus(init_b))
+            torch.tensor([_inv_softplus(u) for u in per_layer["init_b"]])
         )
 
     @property
