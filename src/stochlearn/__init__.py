@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 
 #: Topic modules, loaded lazily on attribute access.
 SUBMODULES = (
+    "binary",
     "bo",
     "continual",
     "coresets",
