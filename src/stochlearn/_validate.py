@@ -16,6 +16,15 @@ def finite_array(a, name: str) -> np.ndarray:
     return a
 
 
+def float_tensor(t, name: str):
+    """``t`` itself; a ``ValueError`` unless it is a floating-point ``torch.Tensor``."""
+    import torch
+
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+        raise ValueError(f"{name} must be a float tensor")
+    return t
+
+
 def integer(v, name: str, lo: int = 1) -> int:
     """``v`` as an ``int``; a ``ValueError`` unless it is an integer (not a bool) ``>= lo``."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:

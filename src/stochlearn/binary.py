@@ -24,13 +24,9 @@ import math
 import torch
 from torch import Tensor
 
+from ._validate import float_tensor
+
 __all__ = ["MeanFieldBinaryMLP", "gaussian_field_loglik", "ising_kl"]
-
-
-def _float_tensor(t, name: str) -> Tensor:
-    if not isinstance(t, Tensor) or not t.is_floating_point():
-        raise ValueError(f"{name} must be a float tensor")
-    return t
 
 
 def _log_cosh(h: Tensor) -> Tensor:
@@ -48,7 +44,7 @@ def ising_kl(h: Tensor, h_prior: Tensor) -> Tensor:
     Its gradient in :math:`h_i` is :math:`(h_i-h_i')(1-\tanh^2h_i)`. ``h`` and
     ``h_prior`` broadcast against each other.
     """
-    h, hp = _float_tensor(h, "h"), _float_tensor(h_prior, "h_prior")
+    h, hp = float_tensor(h, "h"), float_tensor(h_prior, "h_prior")
     if h.ndim < 1:
         raise ValueError("h must have at least one axis (the weights)")
     try:
@@ -67,7 +63,7 @@ def gaussian_field_loglik(h: Tensor, x: Tensor, y: Tensor) -> Tensor:
     Returns ``(P,)``; computed with ``torch.special.log_ndtr`` so that it
     stays finite deep in the tail.
     """
-    h, x, y = (_float_tensor(t, n) for t, n in ((h, "h"), (x, "x"), (y, "y")))
+    h, x, y = (float_tensor(t, n) for t, n in ((h, "h"), (x, "x"), (y, "y")))
     if h.ndim != 1 or x.ndim != 2 or x.shape[1] != h.shape[0]:
         raise ValueError("need h (N,) and x (P, N)")
     if y.shape != x.shape[:1]:

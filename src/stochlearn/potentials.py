@@ -22,7 +22,7 @@ import torch
 from scipy.integrate import trapezoid
 from torch import Tensor
 
-from ._validate import finite_array, integer, number
+from ._validate import finite_array, float_tensor, integer, number
 
 __all__ = [
     "boltzmann_grid_sample",
@@ -38,8 +38,7 @@ def double_well(x: Tensor, a: float = 2.0, tilt: float = 0.3) -> Tensor:
     two minima near :math:`x=\pm1` separated by a barrier of height about
     :math:`a` at :math:`x=0`; a positive ``tilt`` lifts the right well.
     Elementwise on a tensor ``x``."""
-    if not isinstance(x, Tensor) or not x.is_floating_point():
-        raise ValueError("x must be a float tensor")
+    float_tensor(x, "x")
     number(a, "a")
     if isinstance(tilt, bool) or not isinstance(tilt, (int, float)):
         raise ValueError(f"tilt must be a number, got {tilt!r}")
@@ -102,8 +101,7 @@ def force_matching_loglik(
     batch of networks (``...`` = members) gets one log-likelihood each.
     """
     for name, t in (("x", x), ("U", U), ("F", F)):
-        if not isinstance(t, Tensor) or not t.is_floating_point():
-            raise ValueError(f"{name} must be a float tensor")
+        float_tensor(t, name)
     if x.ndim < 2 or F.shape != x.shape or U.shape != x.shape[:-1]:
         raise ValueError(
             "need x (..., n, d), U (..., n) and F (..., n, d), got "

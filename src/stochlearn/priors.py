@@ -132,25 +132,24 @@ class GMMPrior:
         cut = int(0.75 * len(x))
         train, test = x[perm[:cut]], x[perm[cut:]]
         seed = int(rng.integers(2**31 - 1))
-        self.heldout_loglik = {}
-        for k in (k for k in ks if k <= len(train)):
-            gm = GaussianMixture(
+
+        def mixture(k: int) -> GaussianMixture:
+            return GaussianMixture(
                 k,
                 covariance_type=self.covariance_type,
                 reg_covar=self.reg_covar,
                 random_state=seed,
             )
-            self.heldout_loglik[k] = float(gm.fit(train).score(test))
+
+        self.heldout_loglik = {
+            k: float(mixture(k).fit(train).score(test))
+            for k in ks
+            if k <= len(train)
+        }
         if not self.heldout_loglik:
             raise ValueError("every k in ks exceeds the number of samples")
         k = max(self.heldout_loglik, key=self.heldout_loglik.get)
-        gm = GaussianMixture(
-            k,
-            covariance_type=self.covariance_type,
-            reg_covar=self.reg_covar,
-            random_state=seed,
-        )
-        self.gm = gm.fit(x)
+        self.gm = gm = mixture(k).fit(x)
         self.n_components = k
         D = torch.distributions
         f64 = torch.float64
