@@ -52,6 +52,7 @@ SUBMODULES = (
     "potentials",
     "plot",
     "priors",
+    "prototypes",
     "regimes",
     "rl",
     "rmt",

@@ -24,7 +24,9 @@ r"""Uncertainty of a classifier's probabilities: calibration, recalibration and 
 * :func:`student_t_nll` and :func:`gaussian_nll` — the mean negative log predictive density of
   real-valued targets under Student-t or Gaussian predictives ({ref}`ch-scale-mixture-nngp`);
 * :func:`interval_coverage` — the share of true values inside central credible intervals
-  built from posterior samples (Gaussian or percentile intervals).
+  built from posterior samples (Gaussian or percentile intervals);
+* :func:`ood_auroc` — how well an uncertainty score separates in-distribution inputs from
+  out-of-distribution ones (the ROC-AUC with "out" as the positive class).
 
 Introduced in {ref}`ch-utility-probability-duality`; the entropy decomposition and the NLLs
 serve the chapters of Part III.
@@ -46,6 +48,7 @@ __all__ = [
     "credible_interval",
     "interval_coverage",
     "mean_kl",
+    "ood_auroc",
     "student_t_nll",
     "temperature_scale",
 ]
@@ -310,3 +313,18 @@ def interval_coverage(
         )
     lo, hi = credible_interval(samples, level, method)
     return float(((truth >= lo) & (truth <= hi)).mean())
+
+
+def ood_auroc(score_in, score_out) -> float:
+    r"""The ROC-AUC of an uncertainty score as a detector of
+    out-of-distribution inputs: the probability that a random input of
+    ``score_out`` scores above a random one of ``score_in`` (ties count
+    1/2), by :func:`stochlearn.metrics.binary_auc`. 1: perfect separation;
+    1/2: the score ignores the shift; below 1/2: the shifted inputs look
+    *more* certain."""
+    from .metrics import binary_auc
+
+    a = finite_array(score_in, "score_in").ravel()
+    b = finite_array(score_out, "score_out").ravel()
+    y = np.r_[np.zeros(a.size, dtype=np.int64), np.ones(b.size, dtype=np.int64)]
+    return binary_auc(np.r_[a, b], y)
