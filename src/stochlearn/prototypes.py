@@ -84,15 +84,18 @@ class ProbPrototypeLayer(nn.Module):
         return self.mu + self.std * eps
 
     def distances(self, z: Tensor, S: int = 1, generator=None) -> Tensor:
-        """Squared distances ``(S, B, K)`` from codes ``z`` ``(B, d)`` to
-        ``S`` draws of the prototypes."""
+        r"""Squared distances ``(S, B, K)`` from codes ``z`` ``(B, d)`` to
+        ``S`` draws of the prototypes, computed as
+        :math:`\|z\|^2+\|p\|^2-2z\cdot p` (one matrix product, cheaper
+        than the differences)."""
         float_tensor(z, "z")
         if z.dim() != 2 or z.shape[1] != self.mu.shape[1]:
             raise ValueError(
                 f"z must be (batch, {self.mu.shape[1]}), got {tuple(z.shape)}"
             )
         P = self.sample(S, generator)  # (S, K, d)
-        return ((z[None, :, None, :] - P[:, None]) ** 2).sum(-1)
+        zz, pp = (z * z).sum(-1)[:, None], (P * P).sum(-1)[:, None, :]
+        return (zz + pp - 2 * z @ P.transpose(-1, -2)).clamp_min(0.0)
 
     def log_prob(self, z: Tensor) -> Tensor:
         r"""``(B, K)``: :math:`\log\mathcal N(z;\mu_k,\operatorname{diag}
