@@ -25,6 +25,20 @@ def float_tensor(t, name: str):
     return t
 
 
+def feature_matrix(x, n_features: int, name: str = "x"):
+    """``x`` itself; a ``ValueError`` unless it is a ``torch.Tensor`` of shape
+    ``(n, n_features)``."""
+    import torch
+
+    if (
+        not isinstance(x, torch.Tensor)
+        or x.ndim != 2
+        or x.shape[1] != n_features
+    ):
+        raise ValueError(f"{name} must be a tensor of shape (n, {n_features})")
+    return x
+
+
 def integer(v, name: str, lo: int = 1) -> int:
     """``v`` as an ``int``; a ``ValueError`` unless it is an integer (not a bool) ``>= lo``."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:

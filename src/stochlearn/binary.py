@@ -24,7 +24,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._validate import float_tensor
+from ._validate import feature_matrix, float_tensor
 
 __all__ = ["MeanFieldBinaryMLP", "gaussian_field_loglik", "ising_kl"]
 
@@ -108,15 +108,7 @@ class MeanFieldBinaryMLP(torch.nn.Module):
         )
 
     def _check(self, x: Tensor) -> Tensor:
-        if (
-            not isinstance(x, Tensor)
-            or x.ndim != 2
-            or x.shape[1] != self.sizes[0]
-        ):
-            raise ValueError(
-                f"x must be a tensor of shape (n, {self.sizes[0]})"
-            )
-        return x.to(self.fields[0].dtype)
+        return feature_matrix(x, self.sizes[0]).to(self.fields[0].dtype)
 
     def forward(
         self, x: Tensor, generator: torch.Generator | None = None

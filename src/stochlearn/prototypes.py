@@ -26,7 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._validate import finite_array, float_tensor, integer, number
+from ._validate import (
+    feature_matrix,
+    finite_array,
+    float_tensor,
+    integer,
+    number,
+)
 from .nn.prior_bnn import _inv_softplus
 
 __all__ = [
@@ -88,11 +94,7 @@ class ProbPrototypeLayer(nn.Module):
         ``S`` draws of the prototypes, computed as
         :math:`\|z\|^2+\|p\|^2-2z\cdot p` (one matrix product, cheaper
         than the differences)."""
-        float_tensor(z, "z")
-        if z.dim() != 2 or z.shape[1] != self.mu.shape[1]:
-            raise ValueError(
-                f"z must be (batch, {self.mu.shape[1]}), got {tuple(z.shape)}"
-            )
+        feature_matrix(float_tensor(z, "z"), self.mu.shape[1], "z")
         P = self.sample(S, generator)  # (S, K, d)
         zz, pp = (z * z).sum(-1)[:, None], (P * P).sum(-1)[:, None, :]
         return (zz + pp - 2 * z @ P.transpose(-1, -2)).clamp_min(0.0)

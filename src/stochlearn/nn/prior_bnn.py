@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .._validate import integer
+from .._validate import feature_matrix, integer
 
 __all__ = ["PriorBNN"]
 
@@ -93,15 +93,7 @@ class PriorBNN(nn.Module):
         return sum(a * b + b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
 
     def _check_x(self, x: Tensor) -> Tensor:
-        if (
-            not isinstance(x, Tensor)
-            or x.ndim != 2
-            or x.shape[1] != self.sizes[0]
-        ):
-            raise ValueError(
-                f"x must be a tensor of shape (M, {self.sizes[0]})"
-            )
-        return x.to(self.rho_w.dtype)
+        return feature_matrix(x, self.sizes[0]).to(self.rho_w.dtype)
 
     def _forward(self, x: Tensor, layers) -> Tensor:
         """``layers``: per layer (W (n, a, b), bias (n, 1, b)); returns (n, M, out)."""
